@@ -1,0 +1,65 @@
+"""The application factory: configuration, extensions, blueprints; nothing else."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from helpline import cli, web
+from helpline.config import ConfigError, Settings
+
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=256 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        **flask_config,
+    )
+    logging.basicConfig(level=logging.INFO)
+    web.init_app(app, settings)
+    csrf.init_app(app)
+    cli.init_app(app)
+
+    from helpline import api, auth, devphone, inbox, webhooks
+
+    for blueprint in (webhooks.bp, api.bp):
+        csrf.exempt(blueprint)  # signed by Twilio / bearer tokens instead of cookies
+        app.register_blueprint(blueprint)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(inbox.bp)
+    if not settings.sends_texts:
+        app.register_blueprint(devphone.bp)
+    app.add_url_rule("/openapi.json", "openapi", api.openapi.openapi_json)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _http_error(exc: HTTPException) -> Response | HTTPException:
+    """JSON errors under /api/, Flask's own pages elsewhere; never a traceback."""
+    if request.path.startswith("/api/"):
+        response = jsonify(error=exc.description or exc.name)
+        response.status_code = exc.code or 500
+        return response
+    return exc
+
+
+def create_app_or_exit() -> Flask:
+    """For wsgi.py: an unusable setting stops the process with one line naming it."""
+    try:
+        return create_app()
+    except ConfigError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,71 @@
+"""`flask --app wsgi …` commands: create-user, migrate, seed-demo."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+from flask import Flask
+
+from helpline import web
+from helpline.services import shifts, users
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_user)
+    app.cli.add_command(migrate)
+    app.cli.add_command(seed_demo)
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(users.ROLES), default="supporter", show_default=True)
+@click.option("--password", required=True)
+def create_user(email: str, name: str, role: str, password: str) -> None:
+    """Create a supporter or coordinator."""
+    session = web.db()
+    try:
+        user = users.create_user(session, email, name, password, role)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    session.commit()
+    click.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@click.command("migrate")
+def migrate() -> None:
+    """Bring the database schema up to date (what the Procfile's release line runs)."""
+    from helpline.migrate import upgrade
+
+    upgrade(web.settings())
+    click.echo("database schema is up to date")
+
+
+DEMO_PASSWORD = "helpline-demo"
+DEMO_USERS = (
+    ("coordinator@example.org", "Casey Coordinator", "coordinator", ["crisis"]),
+    ("sam@example.org", "Sam Supporter", "supporter", ["crisis"]),
+    ("alex@example.org", "Alex Supporter", "supporter", []),
+)
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Demo coordinator and two supporters, available and on shift for the next 12 hours."""
+    session = web.db()
+    now = web.now()
+    for email, name, role, skills in DEMO_USERS:
+        try:
+            user = users.create_user(session, email, name, DEMO_PASSWORD, role, skills=skills,
+                                     languages=["en"])
+        except users.EmailTaken:
+            click.echo(f"{email} exists already")
+            continue
+        if role == "supporter":
+            user.status = "available"
+            shifts.create_shift(session, user.id, now - timedelta(minutes=5),
+                                now + timedelta(hours=12))
+    session.commit()
+    click.echo(f"demo users (password {DEMO_PASSWORD!r}): "
+               + ", ".join(email for email, *_ in DEMO_USERS))

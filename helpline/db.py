@@ -1,0 +1,92 @@
+"""The database: declarative base, engines and sessions.
+
+Every difference between SQLite (the embedded default) and PostgreSQL lives here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+_engines: dict[str, tuple[int, Engine]] = {}
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process; a forked child gets its own pool."""
+    pid = os.getpid()
+    cached = _engines.get(url)
+    if cached and cached[0] == pid:
+        return cached[1]
+    engine = _make_engine(url)
+    _engines[url] = (pid, engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _use_sqlite_write_transactions(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _use_sqlite_write_transactions(engine: Engine) -> None:
+    """WAL, foreign keys, and BEGIN IMMEDIATE so two writers queue up instead of deadlocking.
+
+    pysqlite's own transaction handling is switched off so that SQLAlchemy's BEGIN is ours.
+    """
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[Session]:
+    """A session that commits when the block ends normally and rolls back otherwise."""
+    session = session_factory(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def insert_ignoring_conflicts(session: Session, table: Any, index_elements: list[str]) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING in the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return builder(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"

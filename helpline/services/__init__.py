@@ -1,0 +1,1 @@
+"""The imperative shell: gather rows, let `routing` decide, apply. Services never commit."""

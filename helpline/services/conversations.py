@@ -1,0 +1,139 @@
+"""An inbound text becomes part of a conversation: opt-out words, opening, routing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpline.db import insert_ignoring_conflicts, is_postgresql
+from helpline.models import OPEN_STATUSES, Conversation, ConversationEvent, Message, Texter
+from helpline.services import assignment, keywords
+from helpline.services import settings as settings_service
+
+
+def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int]:
+    """Process a stored inbound text (and any earlier one from the same texter), then route.
+
+    Returns the ids of texts to send once the transaction commits. Running it twice for the
+    same message does nothing the second time.
+    """
+    message = session.get(Message, message_id)
+    if message is None or message.direction != "in" or message.processed_at is not None:
+        return []
+    texter = _lock_texter(session, message.from_address, now)
+    values = settings_service.load(session)
+    opened: list[Conversation] = []
+    # The texter's row lock orders their texts: earlier unprocessed ones go first.
+    for pending in _unprocessed_from(session, message.from_address, up_to=message_id):
+        convo, is_new = _receive(session, texter, pending, now)
+        if convo is not None and is_new:
+            opened.append(convo)
+    texts = assignment.route_queue(session, now, values, greet=opened)
+    return [t.id for t in texts]
+
+
+def _lock_texter(session: Session, address: str, now: datetime) -> Texter:
+    session.execute(
+        insert_ignoring_conflicts(session, Texter.__table__, ["address"]).values(
+            address=address, opted_out=False, created_at=now
+        )
+    )
+    query = select(Texter).where(Texter.address == address)
+    if is_postgresql(session):
+        query = query.with_for_update()
+    texter = session.scalar(query)
+    assert texter is not None
+    return texter
+
+
+def _unprocessed_from(session: Session, address: str, up_to: int) -> list[Message]:
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                Message.from_address == address,
+                Message.direction == "in",
+                Message.processed_at.is_(None),
+                Message.id <= up_to,
+            )
+            .order_by(Message.id)
+        )
+    )
+
+
+def _receive(
+    session: Session, texter: Texter, message: Message, now: datetime
+) -> tuple[Conversation | None, bool]:
+    """Attach one text to the texter's open conversation, opening one if needed."""
+    message.processed_at = now
+    convo = open_conversation(session, texter.id)
+    if keywords.is_opt_out(message.body):
+        _opt_out(session, texter, convo, now)
+        message.conversation_id = convo.id if convo else None
+        return None, False
+    if texter.opted_out and keywords.is_opt_in(message.body):
+        # Twilio confirms the opt-in itself; the keyword alone opens no conversation.
+        texter.opted_out = False
+        texter.opted_out_at = None
+        return None, False
+    if texter.opted_out:
+        # Twilio would refuse anything we sent; the text is kept but opens nothing.
+        return None, False
+    is_new = convo is None
+    if convo is None:
+        convo = _open(session, texter, message, now)
+    message.conversation_id = convo.id
+    convo.last_inbound_at = now
+    return convo, is_new
+
+
+def open_conversation(session: Session, texter_id: int) -> Conversation | None:
+    return session.scalar(
+        select(Conversation).where(
+            Conversation.texter_id == texter_id, Conversation.status.in_(OPEN_STATUSES)
+        )
+    )
+
+
+def _open(session: Session, texter: Texter, message: Message, now: datetime) -> Conversation:
+    convo = Conversation(
+        texter_id=texter.id,
+        status="queued",
+        priority="normal",
+        required_skills=[],
+        channel="whatsapp" if message.from_address.startswith("whatsapp:") else "sms",
+        helpline_number=message.to_address,
+        waiting_since=now,
+        created_at=now,
+    )
+    session.add(convo)
+    session.flush()
+    session.add(
+        ConversationEvent(
+            conversation_id=convo.id, kind="opened", reason="first text from texter",
+            created_at=now,
+        )
+    )
+    return convo
+
+
+def _opt_out(
+    session: Session, texter: Texter, convo: Conversation | None, now: datetime
+) -> None:
+    texter.opted_out = True
+    texter.opted_out_at = now
+    # Texts queued but not yet handed to Twilio must never go out now.
+    for pending in session.scalars(
+        select(Message).where(
+            Message.to_address == texter.address,
+            Message.direction == "out",
+            Message.delivery_status == "pending",
+            Message.send_claimed_at.is_(None),
+        )
+    ):
+        pending.delivery_status = "canceled"
+        pending.error_code = 21610
+    if convo is not None:
+        assignment.close(session, convo, now, reason="texter opted out (STOP)", notify=False)

@@ -1,0 +1,88 @@
+"""Inbound texts as Twilio delivers them: stored once per MessageSid, before anything else."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpline.db import insert_ignoring_conflicts
+from helpline.models import Message
+
+MAX_BODY = 10_000  # Twilio concatenates at most 1,600 characters; anything far beyond is not Twilio.
+_SID = re.compile(r"^[A-Za-z]{2}[0-9a-fA-F]{32}$")
+_ADDRESS = re.compile(r"^(whatsapp:|messenger:)?\+?[0-9A-Za-z .()-]{2,40}$")
+
+
+class InvalidInbound(ValueError):
+    """The webhook's form is not a message we can store; the text says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    sid: str
+    from_address: str
+    to_address: str
+    body: str
+    num_media: int
+
+
+def parse(form: dict[str, str]) -> Inbound:
+    """Check Twilio's inbound parameters; raise InvalidInbound with a short reason."""
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    if not _SID.match(sid):
+        raise InvalidInbound("MessageSid missing or malformed")
+    from_address = form.get("From", "").strip()
+    to_address = form.get("To", "").strip()
+    if not _ADDRESS.match(from_address):
+        raise InvalidInbound("From missing or malformed")
+    if not _ADDRESS.match(to_address):
+        raise InvalidInbound("To missing or malformed")
+    body = form.get("Body", "")
+    if len(body) > MAX_BODY:
+        raise InvalidInbound(f"Body longer than {MAX_BODY} characters")
+    if "\x00" in body:
+        raise InvalidInbound("Body contains a NUL character")
+    try:
+        num_media = int(form.get("NumMedia") or 0)
+    except ValueError as exc:
+        raise InvalidInbound("NumMedia is not a number") from exc
+    return Inbound(sid, from_address, to_address, body, max(num_media, 0))
+
+
+def store(session: Session, inbound: Inbound, now: datetime) -> int:
+    """Store the text unless its MessageSid is stored already; return the row's id either way."""
+    session.execute(
+        insert_ignoring_conflicts(session, Message.__table__, ["sid"]).values(
+            sid=inbound.sid,
+            direction="in",
+            body=inbound.body,
+            from_address=inbound.from_address,
+            to_address=inbound.to_address,
+            num_media=inbound.num_media,
+            delivery_status="received",
+            created_at=now,
+        )
+    )
+    message_id = session.scalar(select(Message.id).where(Message.sid == inbound.sid))
+    assert message_id is not None
+    return message_id
+
+
+def unprocessed(session: Session, older_than: datetime, limit: int = 500) -> list[int]:
+    """Inbound texts stored but not processed by `older_than`: the sweep re-queues them."""
+    return list(
+        session.scalars(
+            select(Message.id)
+            .where(
+                Message.processed_at.is_(None),
+                Message.direction == "in",
+                Message.created_at < older_than,
+            )
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,115 @@
+"""Texts to texters: queued as rows, claimed by one sender, and their delivery tracked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from helpline.models import Conversation, Message, Texter
+
+# Twilio's MessageStatus values in the order a message moves through them: a callback never
+# moves a message backwards (callbacks can arrive out of order).
+STATUS_RANK = {
+    "pending": 0, "accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4,
+    "failed": 5, "undelivered": 5, "delivered": 6, "read": 7, "canceled": 5,
+}
+
+
+class OptedOut(Exception):
+    """The texter has opted out: nothing may be sent to them."""
+
+
+@dataclass(frozen=True)
+class OutboundText:
+    message_id: int
+    to: str
+    from_: str
+    body: str
+
+
+def queue_text(
+    session: Session, convo: Conversation, body: str, now: datetime, author_id: int | None = None
+) -> Message:
+    """Write a pending text to the texter; the caller sends it after commit."""
+    texter = session.get(Texter, convo.texter_id)
+    assert texter is not None
+    if texter.opted_out:
+        raise OptedOut(f"texter of conversation {convo.id} has opted out")
+    message = Message(
+        conversation_id=convo.id,
+        direction="out",
+        body=body,
+        from_address=convo.helpline_number,
+        to_address=texter.address,
+        author_id=author_id,
+        delivery_status="pending",
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def claim_send(session: Session, message_id: int, now: datetime) -> OutboundText | None:
+    """Claim a pending text for sending; None when it was sent, refused or claimed already."""
+    claimed = session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.direction == "out",
+            Message.delivery_status == "pending",
+            Message.sid.is_(None),
+            Message.send_claimed_at.is_(None),
+        )
+        .values(send_claimed_at=now)
+    ).rowcount
+    if not claimed:
+        return None
+    message = session.get(Message, message_id)
+    assert message is not None
+    if _opted_out(session, message.to_address):
+        message.delivery_status = "canceled"
+        message.error_code = 21610
+        return None
+    return OutboundText(message.id, message.to_address, message.from_address, message.body)
+
+
+def _opted_out(session: Session, address: str) -> bool:
+    return bool(session.scalar(select(Texter.opted_out).where(Texter.address == address)))
+
+
+def release_claim(session: Session, message_id: int) -> None:
+    """A send failed for a passing reason: let the next attempt claim it again."""
+    session.execute(update(Message).where(Message.id == message_id).values(send_claimed_at=None))
+
+
+def record_sent(session: Session, message_id: int, sid: str, status: str) -> None:
+    message = session.get(Message, message_id)
+    assert message is not None
+    message.sid = sid
+    message.delivery_status = status
+
+
+def record_refused(session: Session, message_id: int, error_code: int | None) -> None:
+    """Twilio refused the text for good (opted out, invalid number): keep the reason."""
+    message = session.get(Message, message_id)
+    assert message is not None
+    message.delivery_status = "failed"
+    message.error_code = error_code
+
+
+def apply_status_callback(
+    session: Session, sid: str, status: str, error_code: int | None
+) -> bool:
+    """Move an outbound text's delivery status forward; False when the sid is unknown."""
+    message = session.scalar(select(Message).where(Message.sid == sid, Message.direction == "out"))
+    if message is None:
+        return False
+    if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(message.delivery_status, 0):
+        message.delivery_status = status
+        if error_code is not None:
+            message.error_code = error_code
+    return True

@@ -1,0 +1,69 @@
+"""Routing settings and the texts sent to texters: built-in defaults, overridden in the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpline.models import Setting
+from routing.model import RoutingSettings
+
+DEFAULTS: dict[str, Any] = {
+    "first_response_timeout_s": 180,
+    "shift_end_grace_s": 300,
+    "inactivity_close_s": 3600,
+    "return_window_s": 7 * 24 * 3600,
+    "text_greeting": "Thanks for texting. You've reached a peer support line.",
+    "text_waiting": "You're number {position} in line. A trained peer supporter will text you "
+    "as soon as they can. If you are in danger right now, call your local emergency number.",
+    "text_connected": "You're now connected with {supporter_name}, a trained peer supporter.",
+    "text_handed_off": "{supporter_name} has handed your conversation on. Someone will be with "
+    "you shortly.",
+    "text_closed": "This conversation has ended. You can text us again any time.",
+}
+
+SECONDS_KEYS = ("first_response_timeout_s", "shift_end_grace_s", "inactivity_close_s",
+                "return_window_s")
+
+
+class SettingsError(ValueError):
+    """A settings change was refused; the message says which key and why."""
+
+
+def load(session: Session) -> dict[str, Any]:
+    """Every setting: defaults overlaid with what coordinators have changed."""
+    values = dict(DEFAULTS)
+    for row in session.scalars(select(Setting)):
+        if row.key in DEFAULTS:
+            values[row.key] = row.value
+    return values
+
+
+def routing_settings(values: dict[str, Any]) -> RoutingSettings:
+    return RoutingSettings(shift_end_grace_s=int(values["shift_end_grace_s"]))
+
+
+def update(session: Session, changes: dict[str, Any]) -> dict[str, Any]:
+    """Validate and store `changes`; refuse unknown keys and wrong types."""
+    for key, value in changes.items():
+        if key not in DEFAULTS:
+            raise SettingsError(f"unknown setting {key!r}")
+        if key in SECONDS_KEYS:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SettingsError(f"{key} must be a whole number of seconds, 0 or more")
+        elif not isinstance(value, str) or not value.strip() or len(value) > 1000:
+            raise SettingsError(f"{key} must be a non-empty text of at most 1000 characters")
+    for key, value in changes.items():
+        session.merge(Setting(key=key, value=value))
+    session.flush()
+    return load(session)
+
+
+def render(values: dict[str, Any], name: str, **fields: object) -> str:
+    """Fill a texter-facing text; a broken placeholder falls back to the default text."""
+    try:
+        return str(values[f"text_{name}"]).format(**fields)
+    except (KeyError, IndexError, ValueError):
+        return str(DEFAULTS[f"text_{name}"]).format(**fields)

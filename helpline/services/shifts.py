@@ -1,0 +1,70 @@
+"""Shifts: created and listed as occurrences through `routing.schedule`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrulestr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpline.models import Shift
+from routing.schedule import MAX_SHIFT_LENGTH, occurrences
+from helpline.services.snapshots import shift_rules
+
+
+class ShiftError(ValueError):
+    """Invalid shift data; the message says why."""
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    shift_id: int
+    supporter_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+def create_shift(session: Session, supporter_id: int, starts_at: datetime, ends_at: datetime,
+                 rrule: str | None = None, timezone: str = "UTC") -> Shift:
+    """Store a shift after checking its times, zone and RRULE."""
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise ShiftError("starts_at and ends_at need a UTC offset")
+    if ends_at <= starts_at:
+        raise ShiftError("ends_at must be after starts_at")
+    if ends_at - starts_at > MAX_SHIFT_LENGTH:
+        raise ShiftError("a shift lasts at most 48 hours")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ShiftError(f"unknown timezone {timezone!r}") from exc
+    if rrule:
+        try:
+            rrulestr(rrule, dtstart=starts_at.replace(tzinfo=None))
+        except (ValueError, TypeError) as exc:
+            raise ShiftError(f"rrule is not a valid RFC 5545 RRULE: {exc}") from exc
+    shift = Shift(supporter_id=supporter_id, starts_at=starts_at, ends_at=ends_at,
+                  rrule=rrule or None, timezone=timezone)
+    session.add(shift)
+    session.flush()
+    return shift
+
+
+def list_occurrences(session: Session, start: datetime, end: datetime,
+                     supporter_id: int | None = None) -> list[Occurrence]:
+    """Every occurrence overlapping [start, end), earliest first."""
+    query = select(Shift).where(Shift.starts_at < end)
+    if supporter_id is not None:
+        query = query.where(Shift.supporter_id == supporter_id)
+    found: list[Occurrence] = []
+    for shift in session.scalars(query):
+        (rule,) = shift_rules([shift])
+        for begin, finish in occurrences(rule, start, end):
+            found.append(Occurrence(shift.id, shift.supporter_id, begin, finish))
+    return sorted(found, key=lambda o: (o.starts_at, o.shift_id))
+
+
+def default_window(now: datetime) -> tuple[datetime, datetime]:
+    return now - timedelta(days=1), now + timedelta(days=7)

@@ -1,0 +1,61 @@
+"""Per-request resources for the blueprints: the settings, a database session, Redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from flask import Flask, current_app, g
+from redis import Redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from helpline.config import Settings
+from helpline.db import session_factory
+from helpline.models import utcnow
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    redis: Redis
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions["helpline"] = Resources(
+        settings=settings,
+        sessions=session_factory(settings.database_url),
+        # Short timeouts: a webhook must answer even when Redis does not.
+        redis=Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
+    )
+    app.teardown_appcontext(close_db)
+
+
+def resources() -> Resources:
+    return cast(Resources, current_app.extensions["helpline"])
+
+
+def settings() -> Settings:
+    return resources().settings
+
+
+def db() -> Session:
+    """This request's session; closed (and rolled back unless committed) on teardown."""
+    if "db" not in g:
+        g.db = resources().sessions()
+    return cast(Session, g.db)
+
+
+def redis() -> Redis:
+    return resources().redis
+
+
+def now() -> datetime:
+    return utcnow()
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()

@@ -1,0 +1,79 @@
+"""Twilio's webhooks: inbound messages and status callbacks, signature-checked."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Response, abort, request
+from sqlalchemy.exc import OperationalError
+from twilio.request_validator import RequestValidator
+
+from helpline import web
+from helpline.services import intake, outbound
+from workers import queues
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def signed_form() -> dict[str, str]:
+    """The form as Twilio sent it, after checking its signature; 400 or 403 otherwise."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        abort(Response("expected application/x-www-form-urlencoded\n", 415))
+    try:
+        pairs = parse_qsl(request.get_data().decode("ascii"), keep_blank_values=True,
+                          encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        abort(Response("form is not valid UTF-8\n", 400))
+    form = dict(pairs)
+    settings = web.settings()
+    url = settings.public_url + request.path
+    if request.query_string:
+        url += "?" + request.query_string.decode("ascii", "replace")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not RequestValidator(settings.webhook_auth_token).validate(
+        url, form, signature
+    ):
+        log.warning("webhook %s refused: bad or missing signature", request.path)
+        abort(Response("invalid signature\n", 403))
+    return form
+
+
+@bp.post("/messages")
+def inbound_message() -> Response:
+    form = signed_form()
+    try:
+        inbound = intake.parse(form)
+    except intake.InvalidInbound as exc:
+        return Response(f"{exc}\n", 400, mimetype="text/plain")
+    session = web.db()
+    try:
+        message_id = intake.store(session, inbound, web.now())
+        session.commit()
+    except OperationalError:
+        log.exception("database unavailable; asking Twilio to retry")
+        return Response("database unavailable\n", 503, mimetype="text/plain")
+    queues.process_inbound(web.redis(), message_id)
+    return Response(EMPTY_TWIML, 200, mimetype="text/xml")
+
+
+@bp.post("/status")
+def message_status() -> Response:
+    form = signed_form()
+    sid = form.get("MessageSid", "")
+    status = form.get("MessageStatus", "")
+    if not sid or status not in outbound.STATUS_RANK:
+        return Response("MessageSid and a known MessageStatus are required\n", 400,
+                        mimetype="text/plain")
+    error = form.get("ErrorCode") or None
+    session = web.db()
+    try:
+        outbound.apply_status_callback(session, sid, status,
+                                       int(error) if error and error.isdigit() else None)
+        session.commit()
+    except OperationalError:
+        return Response("database unavailable\n", 503, mimetype="text/plain")
+    return Response("", 204)

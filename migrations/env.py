@@ -1,0 +1,45 @@
+"""Alembic environment: one connection, and on PostgreSQL an advisory lock so that several
+`release` processes started at once migrate one after another."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import text
+
+from helpline import models  # noqa: F401  (registers the tables)
+from helpline.config import Settings
+from helpline.db import Base, get_engine
+
+MIGRATION_LOCK_KEY = 0x4D494752  # "MIGR"
+
+url = context.config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url
+
+
+def run_migrations_online() -> None:
+    engine = get_engine(url)
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            connection.commit()
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=Base.metadata,
+                render_as_batch=connection.dialect.name == "sqlite",
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+            connection.commit()
+        finally:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                connection.commit()
+
+
+if context.is_offline_mode():
+    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    run_migrations_online()

@@ -1,0 +1,111 @@
+"""Test helpers in the helpline's words: text in, run the workers, make a supporter, call the API."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from rq import SimpleWorker
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+from werkzeug.test import TestResponse
+
+from helpline.config import Settings
+from helpline.models import User, utcnow
+from helpline.services import shifts, users
+from tests.fakes.twilio_api import FakeTwilio
+from workers import queues
+
+HELPLINE_NUMBER = "+15550100000"
+PASSWORD = "correct horse battery"
+_numbers = itertools.count(1)
+
+
+def texter_number() -> str:
+    return f"+1555020{next(_numbers):04d}"
+
+
+def message_sid() -> str:
+    return "SM" + secrets.token_hex(16)
+
+
+def sign(settings: Settings, url: str, form: dict[str, str]) -> str:
+    return str(RequestValidator(settings.webhook_auth_token).compute_signature(url, form))
+
+
+@dataclass
+class Helpline:
+    app: Flask
+    client: FlaskClient
+    db: Session
+    settings: Settings
+    twilio: FakeTwilio
+
+    # Texter side -------------------------------------------------------------------------
+    def text_in(self, body: str, from_: str | None = None, sid: str | None = None,
+                to: str = HELPLINE_NUMBER, **extra: str) -> TestResponse:
+        """Deliver a text to the webhook, signed exactly as Twilio signs it."""
+        form = {"MessageSid": sid or message_sid(), "AccountSid": self.settings.twilio_account_sid
+                or "", "From": from_ or texter_number(), "To": to, "Body": body,
+                "NumMedia": "0", **extra}
+        return self.post_signed("/twilio/messages", form)
+
+    def post_signed(self, path: str, form: dict[str, str],
+                    signature: str | None = None) -> TestResponse:
+        url = self.settings.public_url + path
+        return self.client.post(
+            path,
+            data=urlencode(form),
+            content_type="application/x-www-form-urlencoded",
+            headers={"X-Twilio-Signature": signature or sign(self.settings, url, form)},
+        )
+
+    def status_callback(self, sid: str, status: str, error_code: str = "") -> TestResponse:
+        form = {"MessageSid": sid, "MessageStatus": status, "AccountSid":
+                self.settings.twilio_account_sid or ""}
+        if error_code:
+            form["ErrorCode"] = error_code
+        return self.post_signed("/twilio/status", form)
+
+    # Workers -----------------------------------------------------------------------------
+    def run_jobs(self) -> None:
+        """Run every queued job in this process, as a worker would, until the queues are empty."""
+        redis = Redis.from_url(self.settings.redis_url)
+        worker = SimpleWorker([queues.queue(n, redis) for n in queues.ALL], connection=redis)
+        worker.work(burst=True)
+        self.db.expire_all()
+
+    # Staff -------------------------------------------------------------------------------
+    def supporter(self, name: str = "Sam Rivers", role: str = "supporter", on_shift: bool = True,
+                  status: str = "available", **fields: Any) -> User:
+        email = fields.pop("email", f"{name.split()[0].lower()}{next(_numbers)}@example.org")
+        user = users.create_user(self.db, email, name, PASSWORD, role, **fields)
+        user.status = status
+        if on_shift:
+            now = utcnow()
+            shifts.create_shift(self.db, user.id, now - timedelta(hours=1), now + timedelta(hours=4))
+        self.db.commit()
+        return user
+
+    def coordinator(self, name: str = "Casey Lee", **fields: Any) -> User:
+        return self.supporter(name, role="coordinator", on_shift=False, status="offline", **fields)
+
+    def token(self, user: User) -> str:
+        answer = self.client.post("/api/v1/tokens", json={"email": user.email,
+                                                          "password": PASSWORD})
+        assert answer.status_code == 201, answer.get_json()
+        return str(answer.get_json()["token"])
+
+    def api(self, method: str, path: str, user: User | None = None,
+            **kwargs: Any) -> TestResponse:
+        headers = dict(kwargs.pop("headers", {}))
+        if user is not None:
+            headers["Authorization"] = f"Bearer {self.token(user)}"
+        return self.client.open("/api/v1" + path, method=method, headers=headers, **kwargs)

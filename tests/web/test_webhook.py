@@ -1,0 +1,127 @@
+"""The inbound webhook: signed, idempotent, durable, and never a 500."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from helpline.models import Message
+from tests.support import Helpline, message_sid
+
+
+def count_messages(helpline: Helpline) -> int:
+    helpline.db.expire_all()
+    return helpline.db.scalar(select(func.count()).select_from(Message)) or 0
+
+
+def test_valid_text_is_stored_and_answered_with_empty_twiml(helpline: Helpline) -> None:
+    """A signed text gets 200 with an empty TwiML document and is stored before the answer."""
+    answer = helpline.text_in("hello, is anyone there?")
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/xml"
+    assert answer.get_data(as_text=True).endswith("<Response/>")
+    stored = helpline.db.scalars(select(Message)).one()
+    assert stored.body == "hello, is anyone there?"
+    assert stored.direction == "in"
+
+
+def test_unsigned_text_is_refused_and_not_stored(helpline: Helpline) -> None:
+    answer = helpline.client.post("/twilio/messages", data={"MessageSid": message_sid(),
+                                                            "From": "+15550001", "To": "+1555",
+                                                            "Body": "hi"})
+    assert answer.status_code == 403
+    assert count_messages(helpline) == 0
+
+
+def test_wrongly_signed_text_is_refused_and_not_stored(helpline: Helpline) -> None:
+    form = {"MessageSid": message_sid(), "From": "+15550001111", "To": "+15550100000",
+            "Body": "hi"}
+    answer = helpline.post_signed("/twilio/messages", form, signature="bm90IGEgc2lnbmF0dXJl")
+    assert answer.status_code == 403
+    assert count_messages(helpline) == 0
+
+
+def test_signature_over_a_different_body_is_refused(helpline: Helpline) -> None:
+    """A signature is bound to the form: changing one field after signing fails the check."""
+    from tests.support import sign
+
+    form = {"MessageSid": message_sid(), "From": "+15550001111", "To": "+15550100000",
+            "Body": "hi"}
+    signature = sign(helpline.settings, helpline.settings.public_url + "/twilio/messages", form)
+    answer = helpline.post_signed("/twilio/messages", {**form, "Body": "changed"}, signature)
+    assert answer.status_code == 403
+
+
+def test_same_message_sid_three_times_stores_one_message(helpline: Helpline) -> None:
+    sid = message_sid()
+    for _ in range(3):
+        assert helpline.text_in("once", from_="+15550009999", sid=sid).status_code == 200
+    assert count_messages(helpline) == 1
+
+
+def test_same_message_sid_is_processed_once(helpline: Helpline) -> None:
+    """Twilio's retry of a webhook sends the texter nothing twice."""
+    helpline.supporter()
+    sid = message_sid()
+    for _ in range(3):
+        helpline.text_in("hello", from_="+15550008888", sid=sid)
+    helpline.run_jobs()
+    assert len(helpline.twilio.to("+15550008888")) == 1
+
+
+def test_missing_from_is_a_400(helpline: Helpline) -> None:
+    form = {"MessageSid": message_sid(), "To": "+15550100000", "Body": "hi"}
+    answer = helpline.post_signed("/twilio/messages", form)
+    assert answer.status_code == 400
+    assert b"From" in answer.data
+    assert count_messages(helpline) == 0
+
+
+def test_missing_message_sid_is_a_400(helpline: Helpline) -> None:
+    form = {"From": "+15550001111", "To": "+15550100000", "Body": "hi"}
+    assert helpline.post_signed("/twilio/messages", form).status_code == 400
+
+
+def test_hundred_kilobyte_body_is_refused_with_a_4xx(helpline: Helpline) -> None:
+    answer = helpline.text_in("x" * 100_000)
+    assert 400 <= answer.status_code < 500
+    assert count_messages(helpline) == 0
+
+
+def test_invalid_utf8_is_a_400(helpline: Helpline) -> None:
+    answer = helpline.client.post(
+        "/twilio/messages",
+        data=b"MessageSid=SM00000000000000000000000000000000&From=%2B1555&Body=%FF%FE",
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": "x"},
+    )
+    assert answer.status_code == 400
+
+
+def test_non_form_body_is_a_415(helpline: Helpline) -> None:
+    answer = helpline.client.post("/twilio/messages", data=b"\x00\x01\x02",
+                                  content_type="application/octet-stream")
+    assert answer.status_code == 415
+
+
+def test_emoji_and_markup_are_stored_exactly(helpline: Helpline) -> None:
+    body = "<script>alert(1)</script> 😢\u200b\t" + "🙂" * 400
+    assert helpline.text_in(body).status_code == 200
+    assert helpline.db.scalars(select(Message)).one().body == body
+
+
+def test_status_callback_moves_delivery_forward_never_back(helpline: Helpline) -> None:
+    helpline.supporter()
+    helpline.text_in("hi", from_="+15550007777")
+    helpline.run_jobs()
+    sid = helpline.twilio.to("+15550007777")[0]["sid"]
+    assert helpline.status_callback(sid, "delivered").status_code == 204
+    assert helpline.status_callback(sid, "sent").status_code == 204  # late, out of order
+    helpline.db.expire_all()
+    out = helpline.db.scalars(select(Message).where(Message.sid == sid)).one()
+    assert out.delivery_status == "delivered"
+
+
+def test_unsigned_status_callback_is_refused(helpline: Helpline) -> None:
+    answer = helpline.client.post("/twilio/status", data={"MessageSid": "SM1",
+                                                          "MessageStatus": "delivered"})
+    assert answer.status_code == 403

@@ -1,0 +1,73 @@
+"""`python -m workers`: one RQ worker for every queue, with RQ's scheduler and the tick.
+
+Settings are read once; no database connection is opened before the first job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import time
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import SimpleWorker
+
+from helpline.config import ConfigError, Settings
+from workers import queues, runtime
+
+log = logging.getLogger("workers")
+
+TICK_S = 5
+_TICK_LEASE = "helpline:tick-lease"
+
+
+def keep_ticking(redis: Redis, stop: threading.Event, interval: int = TICK_S) -> None:
+    """Every `interval`, exactly one worker across all hosts enqueues the tick job.
+
+    The lease lives in Redis, so an empty Redis (restart, loss) just means the next worker
+    to look takes it: periodic work needs nothing that survives in Redis.
+    """
+    while not stop.is_set():
+        try:
+            if redis.set(_TICK_LEASE, "1", nx=True, ex=interval):
+                queues.tick(redis, slot=int(time.time()) // interval)
+        except RedisError as exc:
+            log.warning("tick skipped, Redis unreachable: %s", exc)
+        stop.wait(interval / 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workers")
+    parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"helpline worker: {exc}", file=sys.stderr)
+        return 2
+    runtime.configure(settings)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        redis.ping()
+    except RedisError as exc:
+        print(f"helpline worker: REDIS_URL: cannot reach Redis ({exc})", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    ticker = threading.Thread(target=keep_ticking, args=(redis, stop), daemon=True)
+    ticker.start()
+    worker = SimpleWorker([queues.queue(n, redis) for n in queues.ALL], connection=redis)
+    try:
+        worker.work(with_scheduler=True, burst=args.burst)
+    finally:
+        stop.set()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""RQ jobs: ids in, one service call, commit, then follow-ups. No Flask here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from helpline import twilio_rest
+from helpline.db import transaction
+from helpline.models import utcnow
+from helpline.services import assignment, conversations, outbound, sweeps
+from workers import queues, runtime
+
+log = logging.getLogger(__name__)
+
+
+def process_inbound(message_id: int) -> None:
+    """Attach a stored inbound text to its conversation, route, and send what that produced."""
+    with transaction(runtime.settings().database_url) as session:
+        texts = conversations.handle_inbound(session, message_id, utcnow())
+    queues.send_texts(runtime.redis(), texts)
+
+
+def route_queue() -> None:
+    """Give waiting conversations to whoever is free now."""
+    with transaction(runtime.settings().database_url) as session:
+        texts = [m.id for m in assignment.route_queue(session, utcnow())]
+    queues.send_texts(runtime.redis(), texts)
+
+
+def send_text(message_id: int) -> None:
+    """Hand one pending text to Twilio, once; raise on a passing failure so RQ retries."""
+    settings = runtime.settings()
+    with transaction(settings.database_url) as session:
+        text = outbound.claim_send(session, message_id, utcnow())
+    if text is None:
+        return
+    try:
+        result = twilio_rest.send(runtime.twilio(), settings, text)
+    except twilio_rest.TransientSendError:
+        with transaction(settings.database_url) as session:
+            outbound.release_claim(session, message_id)
+        raise
+    with transaction(settings.database_url) as session:
+        if isinstance(result, twilio_rest.Sent):
+            outbound.record_sent(session, message_id, result.sid, result.status)
+        else:
+            log.info("text %s refused by Twilio: %s", message_id, result.error_code)
+            outbound.record_refused(session, message_id, result.error_code)
+
+
+def tick() -> None:
+    """The periodic backstop: re-queue stranded work, then run a routing pass."""
+    now = utcnow()
+    redis = runtime.redis()
+    with transaction(runtime.settings().database_url) as session:
+        stranded = sweeps.stranded(session, now - timedelta(seconds=sweeps.STRANDED_AFTER_S))
+    slot = f"-sweep-{int(now.timestamp()) // sweeps.STRANDED_AFTER_S}"
+    for message_id in stranded.inbound:
+        queues.process_inbound(redis, message_id, attempt=slot)
+    for message_id in stranded.outbound:
+        queues.send_text(redis, message_id, attempt=slot)
+    route_queue()
+
+

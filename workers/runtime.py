@@ -1,0 +1,36 @@
+"""What a job needs from its process: settings, Redis and the Twilio client, made once."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from redis import Redis
+from twilio.rest import Client
+
+from helpline.config import Settings
+from helpline.twilio_rest import make_client
+
+_configured: list[Settings] = []
+
+
+def configure(settings: Settings) -> None:
+    """Set the settings jobs in this process use (the worker entry point and tests call it)."""
+    _configured[:] = [settings]
+    redis.cache_clear()
+    twilio.cache_clear()
+
+
+def settings() -> Settings:
+    if not _configured:
+        _configured.append(Settings.from_env())
+    return _configured[0]
+
+
+@cache
+def redis() -> Redis:
+    return Redis.from_url(settings().redis_url)
+
+
+@cache
+def twilio() -> Client | None:
+    return make_client(settings())

@@ -1,0 +1,3 @@
+from helpline.app import create_app_or_exit
+
+app = create_app_or_exit()

@@ -6,8 +6,11 @@ from datetime import timedelta
 
 import click
 from flask import Flask
+from sqlalchemy import select
 
 from helpline import web
+from helpline.config import ConfigError
+from helpline.models import User
 from helpline.services import shifts, users
 
 
@@ -37,8 +40,14 @@ def create_user(email: str, name: str, role: str, password: str) -> None:
 def migrate() -> None:
     """Bring the database schema up to date (what the Procfile's release line runs)."""
     from helpline.migrate import upgrade
+    from helpline.preflight import check
 
-    upgrade(web.settings())
+    settings = web.settings()
+    try:
+        check(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    upgrade(settings)
     click.echo("database schema is up to date")
 
 
@@ -52,20 +61,26 @@ DEMO_USERS = (
 
 @click.command("seed-demo")
 def seed_demo() -> None:
-    """Demo coordinator and two supporters, available and on shift for the next 12 hours."""
+    """Demo coordinator and two supporters, available and on shift for the next 12 hours.
+
+    Safe to run again: existing demo users are kept and given a fresh shift if theirs ended.
+    """
     session = web.db()
     now = web.now()
     for email, name, role, skills in DEMO_USERS:
-        try:
-            user = users.create_user(session, email, name, DEMO_PASSWORD, role, skills=skills,
-                                     languages=["en"])
-        except users.EmailTaken:
-            click.echo(f"{email} exists already")
-            continue
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = users.create_user(
+                session, email, name, DEMO_PASSWORD, role, skills=skills, languages=["en"]
+            )
         if role == "supporter":
             user.status = "available"
-            shifts.create_shift(session, user.id, now - timedelta(minutes=5),
-                                now + timedelta(hours=12))
+            on_shift = shifts.list_occurrences(session, now, now + timedelta(hours=1), user.id)
+            if not on_shift:
+                shifts.create_shift(
+                    session, user.id, now - timedelta(minutes=5), now + timedelta(hours=12)
+                )
     session.commit()
-    click.echo(f"demo users (password {DEMO_PASSWORD!r}): "
-               + ", ".join(email for email, *_ in DEMO_USERS))
+    click.echo(
+        f"demo users (password {DEMO_PASSWORD!r}): " + ", ".join(email for email, *_ in DEMO_USERS)
+    )

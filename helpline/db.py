@@ -20,30 +20,38 @@ class Base(DeclarativeBase):
     pass
 
 
-_engines: dict[str, tuple[int, Engine]] = {}
+_engines: dict[tuple[str, bool], tuple[int, Engine]] = {}
 
 
-def get_engine(url: str) -> Engine:
-    """One engine per URL per process; a forked child gets its own pool."""
+def get_engine(url: str, writes: bool = True) -> Engine:
+    """One engine per URL per process; a forked child gets its own pool.
+
+    `writes=False` is for read-only work (GET requests, tests' looking around): on SQLite its
+    transactions do not take the write lock. PostgreSQL needs no such distinction.
+    """
+    if not url.startswith("sqlite"):
+        writes = True
+    key = (url, writes)
     pid = os.getpid()
-    cached = _engines.get(url)
+    cached = _engines.get(key)
     if cached and cached[0] == pid:
         return cached[1]
-    engine = _make_engine(url)
-    _engines[url] = (pid, engine)
+    engine = _make_engine(url, writes)
+    _engines[key] = (pid, engine)
     return engine
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, writes: bool) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
-        _use_sqlite_write_transactions(engine)
+        _configure_sqlite(engine, "BEGIN IMMEDIATE" if writes else "BEGIN")
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
-def _use_sqlite_write_transactions(engine: Engine) -> None:
-    """WAL, foreign keys, and BEGIN IMMEDIATE so two writers queue up instead of deadlocking.
+def _configure_sqlite(engine: Engine, begin: str) -> None:
+    """WAL, foreign keys, and for writers BEGIN IMMEDIATE: two writers queue up on the lock
+    (busy_timeout) instead of failing when one upgrades a read to a write.
 
     pysqlite's own transaction handling is switched off so that SQLAlchemy's BEGIN is ours.
     """
@@ -60,11 +68,11 @@ def _use_sqlite_write_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
-def session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+def session_factory(url: str, writes: bool = True) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url, writes), expire_on_commit=False)
 
 
 @contextmanager

@@ -37,16 +37,25 @@ class EmbeddedRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
         args = [
             str(server_binary()),
-            "--port", "0",
-            "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.directory),
-            "--maxmemory-policy", "noeviction",
-            "--appendonly", "yes" if self.persist else "no",
-            "--save", "",
-            "--logfile", str(self.directory / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.directory),
+            "--maxmemory-policy",
+            "noeviction",
+            "--appendonly",
+            "yes" if self.persist else "no",
+            "--save",
+            "",
+            "--logfile",
+            str(self.directory / "redis.log"),
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        # Its own session: Ctrl-C in the terminal must not stop Redis before the workers.
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -16,6 +16,7 @@ from helpline.services.outbound import OutboundText
 
 log = logging.getLogger(__name__)
 
+
 class TransientSendError(Exception):
     """Twilio or the network failed for a passing reason: try again later."""
 
@@ -41,7 +42,7 @@ class BaseUrlHttpClient(TwilioHttpClient):
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         if url.startswith(TWILIO_API):
-            url = self.base_url + url[len(TWILIO_API):]
+            url = self.base_url + url[len(TWILIO_API) :]
         return super().request(method, url, *args, **kwargs)
 
 

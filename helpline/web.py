@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +19,7 @@ from helpline.models import utcnow
 class Resources:
     settings: Settings
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
     redis: Redis
 
 
@@ -26,6 +27,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["helpline"] = Resources(
         settings=settings,
         sessions=session_factory(settings.database_url),
+        read_sessions=session_factory(settings.database_url, writes=False),
         # Short timeouts: a webhook must answer even when Redis does not.
         redis=Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
     )
@@ -41,9 +43,13 @@ def settings() -> Settings:
 
 
 def db() -> Session:
-    """This request's session; closed (and rolled back unless committed) on teardown."""
+    """This request's session; closed (and rolled back unless committed) on teardown.
+
+    GET and HEAD requests only read, so they get a session that takes no write lock.
+    """
     if "db" not in g:
-        g.db = resources().sessions()
+        reads_only = has_request_context() and request.method in ("GET", "HEAD")
+        g.db = (resources().read_sessions if reads_only else resources().sessions)()
     return cast(Session, g.db)
 
 

@@ -24,8 +24,12 @@ def signed_form() -> dict[str, str]:
     if request.mimetype != "application/x-www-form-urlencoded":
         abort(Response("expected application/x-www-form-urlencoded\n", 415))
     try:
-        pairs = parse_qsl(request.get_data().decode("ascii"), keep_blank_values=True,
-                          encoding="utf-8", errors="strict")
+        pairs = parse_qsl(
+            request.get_data().decode("ascii"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+        )
     except UnicodeDecodeError:
         abort(Response("form is not valid UTF-8\n", 400))
     form = dict(pairs)
@@ -66,13 +70,15 @@ def message_status() -> Response:
     sid = form.get("MessageSid", "")
     status = form.get("MessageStatus", "")
     if not sid or status not in outbound.STATUS_RANK:
-        return Response("MessageSid and a known MessageStatus are required\n", 400,
-                        mimetype="text/plain")
+        return Response(
+            "MessageSid and a known MessageStatus are required\n", 400, mimetype="text/plain"
+        )
     error = form.get("ErrorCode") or None
     session = web.db()
     try:
-        outbound.apply_status_callback(session, sid, status,
-                                       int(error) if error and error.isdigit() else None)
+        outbound.apply_status_callback(
+            session, sid, status, int(error) if error and error.isdigit() else None
+        )
         session.commit()
     except OperationalError:
         return Response("database unavailable\n", 503, mimetype="text/plain")

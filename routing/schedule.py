@@ -14,7 +14,9 @@ from routing.model import ShiftRule
 MAX_SHIFT_LENGTH = timedelta(days=2)
 
 
-def occurrences(rule: ShiftRule, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+def occurrences(
+    rule: ShiftRule, start: datetime, end: datetime
+) -> Iterator[tuple[datetime, datetime]]:
     """Yield (start, end) of each occurrence of `rule` that overlaps [start, end)."""
     length = rule.ends_at - rule.starts_at
     if not rule.rrule:
@@ -37,7 +39,9 @@ def occurrences(rule: ShiftRule, start: datetime, end: datetime) -> Iterator[tup
 def current_shift_end(rules: Iterable[ShiftRule], now: datetime) -> datetime | None:
     """The end of the (merged) shift covering `now`, or None when off shift."""
     spans = sorted(
-        span for rule in rules for span in occurrences(rule, now - MAX_SHIFT_LENGTH, now + MAX_SHIFT_LENGTH)
+        span
+        for rule in rules
+        for span in occurrences(rule, now - MAX_SHIFT_LENGTH, now + MAX_SHIFT_LENGTH)
     )
     end: datetime | None = None
     for begin, finish in spans:

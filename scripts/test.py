@@ -22,8 +22,9 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 def reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port),
-                                      timeout=2):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=2
+        ):
             return True
     except OSError:
         return False
@@ -45,7 +46,27 @@ def pytest(extra_env: dict[str, str], args: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", "pytest", *args], env=env)
 
 
+STATIC_CHECKS = (
+    ["ruff", "check", "."],
+    ["ruff", "format", "--check", "--quiet", "."],
+    ["mypy"],
+    ["lint-imports", "--no-cache"],
+)
+
+
+def static_checks() -> int:
+    """Lint, format, types and the import contract: `make check`, run first because it is fast."""
+    bin_dir = os.path.dirname(sys.executable)
+    for command in STATIC_CHECKS:
+        if subprocess.call([os.path.join(bin_dir, command[0]), *command[1:]]) != 0:
+            print(f"== static check failed: {' '.join(command)}", flush=True)
+            return 1
+    return 0
+
+
 def main(args: list[str]) -> int:
+    if static_checks():
+        return 1
     print("== suite on the embedded defaults: SQLite + embedded Redis", flush=True)
     failed = pytest({}, args)
     if reachable(PG_URL, 5432) and reachable(REDIS_URL, 6379):

@@ -68,8 +68,12 @@ def twilio_server() -> Iterator[FakeTwilioServer]:
 
 
 @pytest.fixture(scope="session")
-def migrated(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory,
-             twilio_server: FakeTwilioServer) -> Settings:
+def migrated(
+    database_url: str,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    twilio_server: FakeTwilioServer,
+) -> Settings:
     settings = Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -121,7 +125,7 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Session]:
-    session = session_factory(settings.database_url)()
+    session = session_factory(settings.database_url, writes=False)()
     try:
         yield session
     finally:
@@ -130,6 +134,7 @@ def db(settings: Settings) -> Iterator[Session]:
 
 
 @pytest.fixture
-def helpline(app: Flask, client: FlaskClient, db: Session, settings: Settings,
-             fake_twilio: FakeTwilio) -> Helpline:
+def helpline(
+    app: Flask, client: FlaskClient, db: Session, settings: Settings, fake_twilio: FakeTwilio
+) -> Helpline:
     return Helpline(app, client, db, settings, fake_twilio)

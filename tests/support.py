@@ -1,4 +1,4 @@
-"""Test helpers in the helpline's words: text in, run the workers, make a supporter, call the API."""
+"""Test helpers in the helpline's words: text in, run the workers, make staff, call the API."""
 
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ def message_sid() -> str:
     return "SM" + secrets.token_hex(16)
 
 
-def sign(settings: Settings, url: str, form: dict[str, str]) -> str:
-    return str(RequestValidator(settings.webhook_auth_token).compute_signature(url, form))
+def sign(auth_token: str, url: str, form: dict[str, str]) -> str:
+    """X-Twilio-Signature for a POST of `form` to `url`, computed as Twilio does."""
+    return str(RequestValidator(auth_token).compute_signature(url, form))
 
 
 @dataclass
@@ -49,27 +50,45 @@ class Helpline:
     twilio: FakeTwilio
 
     # Texter side -------------------------------------------------------------------------
-    def text_in(self, body: str, from_: str | None = None, sid: str | None = None,
-                to: str = HELPLINE_NUMBER, **extra: str) -> TestResponse:
+    def text_in(
+        self,
+        body: str,
+        from_: str | None = None,
+        sid: str | None = None,
+        to: str = HELPLINE_NUMBER,
+        **extra: str,
+    ) -> TestResponse:
         """Deliver a text to the webhook, signed exactly as Twilio signs it."""
-        form = {"MessageSid": sid or message_sid(), "AccountSid": self.settings.twilio_account_sid
-                or "", "From": from_ or texter_number(), "To": to, "Body": body,
-                "NumMedia": "0", **extra}
+        form = {
+            "MessageSid": sid or message_sid(),
+            "AccountSid": self.settings.twilio_account_sid or "",
+            "From": from_ or texter_number(),
+            "To": to,
+            "Body": body,
+            "NumMedia": "0",
+            **extra,
+        }
         return self.post_signed("/twilio/messages", form)
 
-    def post_signed(self, path: str, form: dict[str, str],
-                    signature: str | None = None) -> TestResponse:
+    def post_signed(
+        self, path: str, form: dict[str, str], signature: str | None = None
+    ) -> TestResponse:
         url = self.settings.public_url + path
         return self.client.post(
             path,
             data=urlencode(form),
             content_type="application/x-www-form-urlencoded",
-            headers={"X-Twilio-Signature": signature or sign(self.settings, url, form)},
+            headers={
+                "X-Twilio-Signature": signature or sign(self.settings.webhook_auth_token, url, form)
+            },
         )
 
     def status_callback(self, sid: str, status: str, error_code: str = "") -> TestResponse:
-        form = {"MessageSid": sid, "MessageStatus": status, "AccountSid":
-                self.settings.twilio_account_sid or ""}
+        form = {
+            "MessageSid": sid,
+            "MessageStatus": status,
+            "AccountSid": self.settings.twilio_account_sid or "",
+        }
         if error_code:
             form["ErrorCode"] = error_code
         return self.post_signed("/twilio/status", form)
@@ -80,17 +99,25 @@ class Helpline:
         redis = Redis.from_url(self.settings.redis_url)
         worker = SimpleWorker([queues.queue(n, redis) for n in queues.ALL], connection=redis)
         worker.work(burst=True)
-        self.db.expire_all()
+        self.db.rollback()  # end the read snapshot: see what the jobs wrote
 
     # Staff -------------------------------------------------------------------------------
-    def supporter(self, name: str = "Sam Rivers", role: str = "supporter", on_shift: bool = True,
-                  status: str = "available", **fields: Any) -> User:
+    def supporter(
+        self,
+        name: str = "Sam Rivers",
+        role: str = "supporter",
+        on_shift: bool = True,
+        status: str = "available",
+        **fields: Any,
+    ) -> User:
         email = fields.pop("email", f"{name.split()[0].lower()}{next(_numbers)}@example.org")
         user = users.create_user(self.db, email, name, PASSWORD, role, **fields)
         user.status = status
         if on_shift:
             now = utcnow()
-            shifts.create_shift(self.db, user.id, now - timedelta(hours=1), now + timedelta(hours=4))
+            shifts.create_shift(
+                self.db, user.id, now - timedelta(hours=1), now + timedelta(hours=4)
+            )
         self.db.commit()
         return user
 
@@ -98,13 +125,13 @@ class Helpline:
         return self.supporter(name, role="coordinator", on_shift=False, status="offline", **fields)
 
     def token(self, user: User) -> str:
-        answer = self.client.post("/api/v1/tokens", json={"email": user.email,
-                                                          "password": PASSWORD})
+        answer = self.client.post(
+            "/api/v1/tokens", json={"email": user.email, "password": PASSWORD}
+        )
         assert answer.status_code == 201, answer.get_json()
         return str(answer.get_json()["token"])
 
-    def api(self, method: str, path: str, user: User | None = None,
-            **kwargs: Any) -> TestResponse:
+    def api(self, method: str, path: str, user: User | None = None, **kwargs: Any) -> TestResponse:
         headers = dict(kwargs.pop("headers", {}))
         if user is not None:
             headers["Authorization"] = f"Bearer {self.token(user)}"

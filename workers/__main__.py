@@ -15,7 +15,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
-from helpline.config import ConfigError, Settings
+from helpline.preflight import check_or_exit
 from workers import queues, runtime
 
 log = logging.getLogger("workers")
@@ -43,21 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workers")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(f"helpline worker: {exc}", file=sys.stderr)
-        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = check_or_exit("worker")
     runtime.configure(settings)
     redis = Redis.from_url(settings.redis_url)
-    try:
-        redis.ping()
-    except RedisError as exc:
-        print(f"helpline worker: REDIS_URL: cannot reach Redis ({exc})", file=sys.stderr)
-        return 2
     stop = threading.Event()
     ticker = threading.Thread(target=keep_ticking, args=(redis, stop), daemon=True)
     ticker.start()

@@ -61,5 +61,3 @@ def tick() -> None:
     for message_id in stranded.outbound:
         queues.send_text(redis, message_id, attempt=slot)
     route_queue()
-
-

@@ -30,12 +30,18 @@ def queue(name: str, connection: Redis) -> Queue:
     return Queue(name, connection=connection, default_timeout=JOB_TIMEOUT)
 
 
-def _enqueue(connection: Redis, name: str, func: str, job_id: str, retry: Retry,
-             *args: object) -> bool:
+def _enqueue(
+    connection: Redis, name: str, func: str, job_id: str, retry: Retry, *args: object
+) -> bool:
     """Enqueue once per job id; False (logged) when Redis is unreachable: the sweep recovers."""
     try:
         queue(name, connection).enqueue(
-            func, *args, job_id=job_id, unique=True, retry=retry, result_ttl=60,
+            func,
+            *args,
+            job_id=job_id,
+            unique=True,
+            retry=retry,
+            result_ttl=60,
             failure_ttl=7 * 24 * 3600,
         )
     except DuplicateJobError:
@@ -47,13 +53,25 @@ def _enqueue(connection: Redis, name: str, func: str, job_id: str, retry: Retry,
 
 
 def process_inbound(connection: Redis, message_id: int, attempt: str = "") -> bool:
-    return _enqueue(connection, INBOUND, "workers.jobs.process_inbound",
-                    f"inbound-{message_id}{attempt}", _INBOUND_RETRY, message_id)
+    return _enqueue(
+        connection,
+        INBOUND,
+        "workers.jobs.process_inbound",
+        f"inbound-{message_id}{attempt}",
+        _INBOUND_RETRY,
+        message_id,
+    )
 
 
 def send_text(connection: Redis, message_id: int, attempt: str = "") -> bool:
-    return _enqueue(connection, OUTBOUND, "workers.jobs.send_text",
-                    f"send-{message_id}{attempt}", _SEND_RETRY, message_id)
+    return _enqueue(
+        connection,
+        OUTBOUND,
+        "workers.jobs.send_text",
+        f"send-{message_id}{attempt}",
+        _SEND_RETRY,
+        message_id,
+    )
 
 
 def send_texts(connection: Redis, message_ids: list[int]) -> None:
@@ -63,8 +81,9 @@ def send_texts(connection: Redis, message_ids: list[int]) -> None:
 
 def route_queue(connection: Redis) -> bool:
     """Ask for a routing pass (a supporter became free, a conversation came back to the queue)."""
-    return _enqueue(connection, ROUTING, "workers.jobs.route_queue",
-                    f"route-{uuid.uuid4().hex}", _INBOUND_RETRY)
+    return _enqueue(
+        connection, ROUTING, "workers.jobs.route_queue", f"route-{uuid.uuid4().hex}", _INBOUND_RETRY
+    )
 
 
 def tick(connection: Redis, slot: int) -> bool:

@@ -70,8 +70,9 @@ def requires(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
-def page(items: Sequence[Any], render: Callable[[Any], dict[str, Any]], endpoint: str,
-         **params: Any) -> Response:
+def page(
+    items: Sequence[Any], render: Callable[[Any], dict[str, Any]], endpoint: str, **params: Any
+) -> Response:
     """A list answer, `{"items": [...], "next": URL or null}`, paged by id."""
     limit = page_limit()
     rows = list(items[: limit + 1])

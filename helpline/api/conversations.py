@@ -22,8 +22,10 @@ MAX_REPLY = 1600  # Twilio's limit for one (concatenated) message body
 @requires("coordinator")
 def get_queue() -> Response:
     session = web.db()
-    rows = {c.id: c for c in session.scalars(
-        select(Conversation).where(Conversation.status == "queued"))}
+    rows = {
+        c.id: c
+        for c in session.scalars(select(Conversation).where(Conversation.status == "queued"))
+    }
     ordered = queue_order([snapshots.conversation(c) for c in rows.values()])
     return jsonify(items=[views.queue_entry(rows[c.id]) for c in ordered], next=None)
 
@@ -43,8 +45,9 @@ def list_conversations() -> Response:
     rows = web.db().scalars(query.limit(1001)).all()
     for_staff = me.role == "coordinator"
     params = {"status": status} if status else {}
-    return page(rows, lambda c: views.conversation_summary(c, for_staff),
-                "api.list_conversations", **params)
+    return page(
+        rows, lambda c: views.conversation_summary(c, for_staff), "api.list_conversations", **params
+    )
 
 
 def _visible(conversation_id: int) -> Conversation:

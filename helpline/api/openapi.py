@@ -6,26 +6,39 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from helpline.api import bp
+_ERR = {
+    "description": "error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
-_ERR = {"description": "error", "content": {"application/json": {"schema": {
-    "$ref": "#/components/schemas/Error"}}}}
 
-
-def _op(summary: str, ok: str = "200", body: str | None = None, auth: bool = True,
-        params: tuple[str, ...] = (), errors: tuple[str, ...] = ("400", "401", "403", "404"),
-        ) -> dict[str, Any]:
+def _op(
+    summary: str,
+    ok: str = "200",
+    body: str | None = None,
+    auth: bool = True,
+    params: tuple[str, ...] = (),
+    errors: tuple[str, ...] = ("400", "401", "403", "404"),
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
-        "responses": {ok: {"description": "success", "content": {"application/json": {
-            "schema": {"type": "object"}}}} if ok != "204" else {"description": "deleted"},
-            **{code: _ERR for code in errors}},
+        "responses": {
+            ok: {
+                "description": "success",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+            if ok != "204"
+            else {"description": "deleted"},
+            **{code: _ERR for code in errors},
+        },
     }
     if not auth:
         op["security"] = []
     if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{body}"}}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
+        }
     if params:
         op["parameters"] = [
             {"name": p, "in": "query", "required": False, "schema": {"type": "string"}}
@@ -63,18 +76,36 @@ def spec() -> dict[str, Any]:
                 "Error": _obj(("error",), error=_S),
                 "Credentials": _obj(("email", "password"), email=_S, password=_S),
                 "NewSupporter": _obj(
-                    ("email", "name", "password"), email=_S, name=_S, password=_S,
-                    role={"enum": ["supporter", "coordinator"]}, skills=_LIST, languages=_LIST,
-                    max_conversations=_I, timezone=_S),
+                    ("email", "name", "password"),
+                    email=_S,
+                    name=_S,
+                    password=_S,
+                    role={"enum": ["supporter", "coordinator"]},
+                    skills=_LIST,
+                    languages=_LIST,
+                    max_conversations=_I,
+                    timezone=_S,
+                ),
                 "SupporterChanges": _obj(
-                    email=_S, name=_S, password=_S, role={"enum": ["supporter", "coordinator"]},
-                    skills=_LIST, languages=_LIST, max_conversations=_I, timezone=_S,
-                    is_active={"type": "boolean"}),
+                    email=_S,
+                    name=_S,
+                    password=_S,
+                    role={"enum": ["supporter", "coordinator"]},
+                    skills=_LIST,
+                    languages=_LIST,
+                    max_conversations=_I,
+                    timezone=_S,
+                    is_active={"type": "boolean"},
+                ),
                 "Status": _obj(("status",), status={"enum": ["available", "away", "offline"]}),
-                "NewShift": _obj(("supporter_id", "starts_at", "ends_at"), supporter_id=_I,
-                                 starts_at={"type": "string", "format": "date-time"},
-                                 ends_at={"type": "string", "format": "date-time"},
-                                 rrule=_S, timezone=_S),
+                "NewShift": _obj(
+                    ("supporter_id", "starts_at", "ends_at"),
+                    supporter_id=_I,
+                    starts_at={"type": "string", "format": "date-time"},
+                    ends_at={"type": "string", "format": "date-time"},
+                    rrule=_S,
+                    timezone=_S,
+                ),
                 "Settings": {"type": "object"},
                 "Reply": _obj(("body",), body=_S),
                 "Transfer": _obj(supporter_id=_I, skill=_S, note=_S),
@@ -83,45 +114,77 @@ def spec() -> dict[str, Any]:
         },
         "paths": {
             "/health": {"get": _op("Database and Redis answer", auth=False, errors=("503",))},
-            "/tokens": {"post": _op("Exchange email and password for a bearer token", "201",
-                                    "Credentials", auth=False, errors=("400", "401"))},
+            "/tokens": {
+                "post": _op(
+                    "Exchange email and password for a bearer token",
+                    "201",
+                    "Credentials",
+                    auth=False,
+                    errors=("400", "401"),
+                )
+            },
             "/supporters": {
                 "get": _op("List supporters and coordinators", params=paged),
-                "post": _op("Create a supporter or coordinator", "201", "NewSupporter",
-                            errors=("400", "401", "403", "409")),
+                "post": _op(
+                    "Create a supporter or coordinator",
+                    "201",
+                    "NewSupporter",
+                    errors=("400", "401", "403", "409"),
+                ),
             },
             "/supporters/{id}": {
                 "parameters": _id("id"),
                 "get": _op("One supporter"),
-                "patch": _op("Change a supporter", body="SupporterChanges",
-                             errors=("400", "401", "403", "404", "409")),
+                "patch": _op(
+                    "Change a supporter",
+                    body="SupporterChanges",
+                    errors=("400", "401", "403", "404", "409"),
+                ),
             },
-            "/supporters/{id}/status": {"parameters": _id("id"),
-                                        "put": _op("Set presence", body="Status")},
+            "/supporters/{id}/status": {
+                "parameters": _id("id"),
+                "put": _op("Set presence", body="Status"),
+            },
             "/shifts": {
-                "get": _op("Shift occurrences in a window", params=("from", "to",
-                                                                     "supporter_id")),
+                "get": _op("Shift occurrences in a window", params=("from", "to", "supporter_id")),
                 "post": _op("Create a shift, optionally recurring (RRULE)", "201", "NewShift"),
             },
             "/shifts/{id}": {"parameters": _id("id"), "delete": _op("Delete a shift", "204")},
-            "/settings": {"get": _op("Routing settings and texts"),
-                          "patch": _op("Change settings", body="Settings")},
+            "/settings": {
+                "get": _op("Routing settings and texts"),
+                "patch": _op("Change settings", body="Settings"),
+            },
             "/queue": {"get": _op("Waiting conversations in serving order")},
             "/conversations": {"get": _op("List conversations", params=("status", *paged))},
-            "/conversations/{id}": {"parameters": _id("id"),
-                                    "get": _op("One conversation with texts and events")},
+            "/conversations/{id}": {
+                "parameters": _id("id"),
+                "get": _op("One conversation with texts and events"),
+            },
             "/conversations/{id}/messages": {
                 "parameters": _id("id"),
-                "post": _op("Reply to the texter", "202", "Reply",
-                            errors=("400", "401", "403", "404", "409"))},
+                "post": _op(
+                    "Reply to the texter",
+                    "202",
+                    "Reply",
+                    errors=("400", "401", "403", "404", "409"),
+                ),
+            },
             "/conversations/{id}/transfer": {
                 "parameters": _id("id"),
-                "post": _op("Transfer to a supporter or a skill pool", body="Transfer",
-                            errors=("400", "401", "403", "404", "409"))},
+                "post": _op(
+                    "Transfer to a supporter or a skill pool",
+                    body="Transfer",
+                    errors=("400", "401", "403", "404", "409"),
+                ),
+            },
             "/conversations/{id}/close": {
                 "parameters": _id("id"),
-                "post": _op("Close the conversation", body="Close",
-                            errors=("400", "401", "403", "404", "409"))},
+                "post": _op(
+                    "Close the conversation",
+                    body="Close",
+                    errors=("400", "401", "403", "404", "409"),
+                ),
+            },
         },
     }
 

@@ -12,7 +12,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from helpline import web
 from helpline.api import (
-    after_id, bp, current_user, fail, get_or_404, json_body, page, requires,
+    after_id,
+    bp,
+    current_user,
+    fail,
+    get_or_404,
+    json_body,
+    page,
+    requires,
 )
 from helpline.models import Shift, User
 from helpline.services import settings as settings_service
@@ -55,10 +62,17 @@ def render_user(user: User, active: int | None = None) -> dict[str, Any]:
     if active is None:
         active = snapshots.active_counts(web.db(), [user.id]).get(user.id, 0)
     return {
-        "id": user.id, "email": user.email, "name": user.name, "role": user.role,
-        "skills": user.skills, "languages": user.languages,
-        "max_conversations": user.max_conversations, "timezone": user.timezone,
-        "is_active": user.is_active, "status": user.status, "active_conversations": active,
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "skills": user.skills,
+        "languages": user.languages,
+        "max_conversations": user.max_conversations,
+        "timezone": user.timezone,
+        "is_active": user.is_active,
+        "status": user.status,
+        "active_conversations": active,
     }
 
 
@@ -152,8 +166,12 @@ def parse_time(value: object, name: str) -> datetime:
 
 
 def render_occurrence(o: shifts.Occurrence) -> dict[str, Any]:
-    return {"shift_id": o.shift_id, "supporter_id": o.supporter_id,
-            "starts_at": o.starts_at.isoformat(), "ends_at": o.ends_at.isoformat()}
+    return {
+        "shift_id": o.shift_id,
+        "supporter_id": o.supporter_id,
+        "starts_at": o.starts_at.isoformat(),
+        "ends_at": o.ends_at.isoformat(),
+    }
 
 
 @bp.post("/shifts")
@@ -169,17 +187,25 @@ def create_shift() -> tuple[Response, int]:
     session = web.db()
     try:
         shift = shifts.create_shift(
-            session, supporter_id, parse_time(data.get("starts_at"), "starts_at"),
-            parse_time(data.get("ends_at"), "ends_at"), rrule,
+            session,
+            supporter_id,
+            parse_time(data.get("starts_at"), "starts_at"),
+            parse_time(data.get("ends_at"), "ends_at"),
+            rrule,
             str(data.get("timezone") or "UTC"),
         )
     except shifts.ShiftError as exc:
         raise fail(400, str(exc)) from exc
     session.commit()
     queues.route_queue(web.redis())
-    return jsonify(id=shift.id, supporter_id=shift.supporter_id,
-                   starts_at=shift.starts_at.isoformat(), ends_at=shift.ends_at.isoformat(),
-                   rrule=shift.rrule, timezone=shift.timezone), 201
+    return jsonify(
+        id=shift.id,
+        supporter_id=shift.supporter_id,
+        starts_at=shift.starts_at.isoformat(),
+        ends_at=shift.ends_at.isoformat(),
+        rrule=shift.rrule,
+        timezone=shift.timezone,
+    ), 201
 
 
 @bp.get("/shifts")

@@ -84,8 +84,11 @@ def _greet_waiting(
 ) -> list[Message]:
     session.add(
         ConversationEvent(
-            conversation_id=convo.id, kind="queued", reason=decision.reason,
-            detail=_detail(decision), created_at=now,
+            conversation_id=convo.id,
+            kind="queued",
+            reason=decision.reason,
+            detail=_detail(decision),
+            created_at=now,
         )
     )
     position = queue_position(session, convo)
@@ -127,8 +130,14 @@ def assign(
     supporter.last_assigned_at = now
     session.add(
         ConversationEvent(
-            conversation_id=convo.id, kind=kind, reason=reason, supporter_id=supporter.id,
-            actor_id=actor_id, note=note, detail=detail, created_at=now,
+            conversation_id=convo.id,
+            kind=kind,
+            reason=reason,
+            supporter_id=supporter.id,
+            actor_id=actor_id,
+            note=note,
+            detail=detail,
+            created_at=now,
         )
     )
     session.flush()
@@ -155,8 +164,13 @@ def close(
     convo.closed_at = now
     session.add(
         ConversationEvent(
-            conversation_id=convo.id, kind="closed", reason=reason, note=note,
-            actor_id=actor_id, supporter_id=convo.supporter_id, created_at=now,
+            conversation_id=convo.id,
+            kind="closed",
+            reason=reason,
+            note=note,
+            actor_id=actor_id,
+            supporter_id=convo.supporter_id,
+            created_at=now,
         )
     )
     session.flush()
@@ -184,8 +198,16 @@ def transfer(
     )
     if to_supporter is not None:
         reason = f"transferred by {actor.name} to {to_supporter.name}"
-        assign(session, convo, to_supporter, now, reason, kind="transferred",
-               actor_id=actor.id, note=note)
+        assign(
+            session,
+            convo,
+            to_supporter,
+            now,
+            reason,
+            kind="transferred",
+            actor_id=actor.id,
+            note=note,
+        )
         return texts
     if skill and skill not in convo.required_skills:
         convo.required_skills = [*convo.required_skills, skill]
@@ -195,9 +217,13 @@ def transfer(
     convo.waiting_since = convo.waiting_since or now
     session.add(
         ConversationEvent(
-            conversation_id=convo.id, kind="transferred", actor_id=actor.id, note=note,
+            conversation_id=convo.id,
+            kind="transferred",
+            actor_id=actor.id,
+            note=note,
             reason=f"transferred by {actor.name} to the {skill or 'general'} pool",
-            supporter_id=previous.id if previous else None, created_at=now,
+            supporter_id=previous.id if previous else None,
+            created_at=now,
         )
     )
     session.flush()
@@ -205,11 +231,14 @@ def transfer(
 
 
 def active_count(session: Session, supporter_id: int) -> int:
-    return session.scalar(
-        select(func.count()).where(
-            Conversation.supporter_id == supporter_id, Conversation.status == "active"
+    return (
+        session.scalar(
+            select(func.count()).where(
+                Conversation.supporter_id == supporter_id, Conversation.status == "active"
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def first_name(user: User) -> str:
@@ -220,8 +249,7 @@ class NotOpen(Exception):
     """The conversation is closed: nothing more can be sent in it."""
 
 
-def reply(session: Session, convo: Conversation, body: str, author: User,
-          now: datetime) -> Message:
+def reply(session: Session, convo: Conversation, body: str, author: User, now: datetime) -> Message:
     """A supporter's text to the texter, queued to go out after commit."""
     if convo.status != "active":
         raise NotOpen(f"the conversation is {convo.status}")

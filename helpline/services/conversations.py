@@ -112,16 +112,16 @@ def _open(session: Session, texter: Texter, message: Message, now: datetime) -> 
     session.flush()
     session.add(
         ConversationEvent(
-            conversation_id=convo.id, kind="opened", reason="first text from texter",
+            conversation_id=convo.id,
+            kind="opened",
+            reason="first text from texter",
             created_at=now,
         )
     )
     return convo
 
 
-def _opt_out(
-    session: Session, texter: Texter, convo: Conversation | None, now: datetime
-) -> None:
+def _opt_out(session: Session, texter: Texter, convo: Conversation | None, now: datetime) -> None:
     texter.opted_out = True
     texter.opted_out_at = now
     # Texts queued but not yet handed to Twilio must never go out now.

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from helpline.db import insert_ignoring_conflicts
 from helpline.models import Message
 
-MAX_BODY = 10_000  # Twilio concatenates at most 1,600 characters; anything far beyond is not Twilio.
+MAX_BODY = (
+    10_000  # Twilio concatenates at most 1,600 characters; anything far beyond is not Twilio.
+)
 _SID = re.compile(r"^[A-Za-z]{2}[0-9a-fA-F]{32}$")
 _ADDRESS = re.compile(r"^(whatsapp:|messenger:)?\+?[0-9A-Za-z .()-]{2,40}$")
 

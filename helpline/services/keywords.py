@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT",
-                     "REVOKE", "STOP ALL"})
+OPT_OUT = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE", "STOP ALL"}
+)
 OPT_IN = frozenset({"START", "UNSTOP", "YES"})
 
 

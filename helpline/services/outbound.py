@@ -13,8 +13,17 @@ from helpline.models import Conversation, Message, Texter
 # Twilio's MessageStatus values in the order a message moves through them: a callback never
 # moves a message backwards (callbacks can arrive out of order).
 STATUS_RANK = {
-    "pending": 0, "accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4,
-    "failed": 5, "undelivered": 5, "delivered": 6, "read": 7, "canceled": 5,
+    "pending": 0,
+    "accepted": 1,
+    "scheduled": 1,
+    "queued": 2,
+    "sending": 3,
+    "sent": 4,
+    "failed": 5,
+    "undelivered": 5,
+    "delivered": 6,
+    "read": 7,
+    "canceled": 5,
 }
 
 
@@ -101,9 +110,7 @@ def record_refused(session: Session, message_id: int, error_code: int | None) ->
     message.error_code = error_code
 
 
-def apply_status_callback(
-    session: Session, sid: str, status: str, error_code: int | None
-) -> bool:
+def apply_status_callback(session: Session, sid: str, status: str, error_code: int | None) -> bool:
     """Move an outbound text's delivery status forward; False when the sid is unknown."""
     message = session.scalar(select(Message).where(Message.sid == sid, Message.direction == "out"))
     if message is None:

@@ -24,8 +24,12 @@ DEFAULTS: dict[str, Any] = {
     "text_closed": "This conversation has ended. You can text us again any time.",
 }
 
-SECONDS_KEYS = ("first_response_timeout_s", "shift_end_grace_s", "inactivity_close_s",
-                "return_window_s")
+SECONDS_KEYS = (
+    "first_response_timeout_s",
+    "shift_end_grace_s",
+    "inactivity_close_s",
+    "return_window_s",
+)
 
 
 class SettingsError(ValueError):

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpline.models import Shift
-from routing.schedule import MAX_SHIFT_LENGTH, occurrences
 from helpline.services.snapshots import shift_rules
+from routing.schedule import MAX_SHIFT_LENGTH, occurrences
 
 
 class ShiftError(ValueError):
@@ -27,8 +27,14 @@ class Occurrence:
     ends_at: datetime
 
 
-def create_shift(session: Session, supporter_id: int, starts_at: datetime, ends_at: datetime,
-                 rrule: str | None = None, timezone: str = "UTC") -> Shift:
+def create_shift(
+    session: Session,
+    supporter_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    rrule: str | None = None,
+    timezone: str = "UTC",
+) -> Shift:
     """Store a shift after checking its times, zone and RRULE."""
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise ShiftError("starts_at and ends_at need a UTC offset")
@@ -45,15 +51,21 @@ def create_shift(session: Session, supporter_id: int, starts_at: datetime, ends_
             rrulestr(rrule, dtstart=starts_at.replace(tzinfo=None))
         except (ValueError, TypeError) as exc:
             raise ShiftError(f"rrule is not a valid RFC 5545 RRULE: {exc}") from exc
-    shift = Shift(supporter_id=supporter_id, starts_at=starts_at, ends_at=ends_at,
-                  rrule=rrule or None, timezone=timezone)
+    shift = Shift(
+        supporter_id=supporter_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        rrule=rrule or None,
+        timezone=timezone,
+    )
     session.add(shift)
     session.flush()
     return shift
 
 
-def list_occurrences(session: Session, start: datetime, end: datetime,
-                     supporter_id: int | None = None) -> list[Occurrence]:
+def list_occurrences(
+    session: Session, start: datetime, end: datetime, supporter_id: int | None = None
+) -> list[Occurrence]:
     """Every occurrence overlapping [start, end), earliest first."""
     query = select(Shift).where(Shift.starts_at < end)
     if supporter_id is not None:

@@ -25,9 +25,7 @@ def active_counts(session: Session, supporter_ids: Sequence[int] | None = None) 
 
 
 def shift_rules(shifts: Sequence[models.Shift]) -> tuple[model.ShiftRule, ...]:
-    return tuple(
-        model.ShiftRule(s.starts_at, s.ends_at, s.rrule, s.timezone) for s in shifts
-    )
+    return tuple(model.ShiftRule(s.starts_at, s.ends_at, s.rrule, s.timezone) for s in shifts)
 
 
 def supporters(session: Session) -> list[model.Supporter]:
@@ -46,9 +44,7 @@ def supporters(session: Session) -> list[model.Supporter]:
     return [supporter(u, counts.get(u.id, 0), shifts[u.id]) for u in users]
 
 
-def supporter(
-    user: models.User, active: int, shifts: Sequence[models.Shift]
-) -> model.Supporter:
+def supporter(user: models.User, active: int, shifts: Sequence[models.Shift]) -> model.Supporter:
     return model.Supporter(
         id=user.id,
         name=user.name,

@@ -22,7 +22,7 @@ class Stranded:
 
 
 def stranded(session: Session, older_than: datetime) -> Stranded:
-    """Inbound texts never processed and outbound texts never claimed, stored before `older_than`."""
+    """Inbound texts never processed, and outbound texts never claimed, older than `older_than`."""
     unsent = session.scalars(
         select(Message.id)
         .where(

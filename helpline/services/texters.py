@@ -5,9 +5,32 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-_WORDS = ("Amber", "Birch", "Cedar", "Dune", "Elm", "Fern", "Grove", "Heath", "Iris", "Juniper",
-          "Kestrel", "Linden", "Maple", "Nettle", "Olive", "Pine", "Quartz", "Rowan", "Sage",
-          "Thyme", "Umber", "Vale", "Willow", "Yarrow")
+_WORDS = (
+    "Amber",
+    "Birch",
+    "Cedar",
+    "Dune",
+    "Elm",
+    "Fern",
+    "Grove",
+    "Heath",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Linden",
+    "Maple",
+    "Nettle",
+    "Olive",
+    "Pine",
+    "Quartz",
+    "Rowan",
+    "Sage",
+    "Thyme",
+    "Umber",
+    "Vale",
+    "Willow",
+    "Yarrow",
+)
 
 
 def alias(texter_id: int, secret: str) -> str:

@@ -32,11 +32,13 @@ class EmailTaken(UserError):
     pass
 
 
-def create_user(session: Session, email: str, name: str, password: str, role: str = "supporter",
-                **fields: Any) -> User:
+def create_user(
+    session: Session, email: str, name: str, password: str, role: str = "supporter", **fields: Any
+) -> User:
     """Create a user with an argon2id password hash; refuse a taken email."""
-    data = validate({"email": email, "name": name, "password": password, "role": role, **fields},
-                    creating=True)
+    data = validate(
+        {"email": email, "name": name, "password": password, "role": role, **fields}, creating=True
+    )
     password = data.pop("password")
     user = User(password_hash=_hasher.hash(password), **data)
     session.add(user)
@@ -64,8 +66,17 @@ def update_user(session: Session, user: User, changes: dict[str, Any]) -> User:
 
 def validate(data: dict[str, Any], creating: bool) -> dict[str, Any]:  # noqa: C901
     """Check user fields as given by the API or the CLI; return the cleaned values."""
-    allowed = {"email", "name", "password", "role", "skills", "languages", "max_conversations",
-               "timezone", "is_active"}
+    allowed = {
+        "email",
+        "name",
+        "password",
+        "role",
+        "skills",
+        "languages",
+        "max_conversations",
+        "timezone",
+        "is_active",
+    }
     unknown = set(data) - allowed
     if unknown:
         raise UserError(f"unknown field(s): {', '.join(sorted(unknown))}")

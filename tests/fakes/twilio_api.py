@@ -92,9 +92,17 @@ class FakeTwilio:
         sid = "SM" + secrets.token_hex(16)
         with self._lock:
             self.sent.append({**form, "sid": sid})
-        body = {"sid": sid, "account_sid": self.account_sid, "to": form["To"],
-                "from": form["From"], "body": form["Body"], "status": "queued",
-                "direction": "outbound-api", "error_code": None, "num_segments": "1"}
+        body = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "to": form["To"],
+            "from": form["From"],
+            "body": form["Body"],
+            "status": "queued",
+            "direction": "outbound-api",
+            "error_code": None,
+            "num_segments": "1",
+        }
         return Response(json.dumps(body), 201, mimetype="application/json")
 
     def _authorized(self, request: Request) -> bool:

@@ -1,0 +1,20 @@
+"""gunicorn settings for the `web` process. Configuration is checked in the master, before any
+worker boots, so a bad variable stops the process with one line instead of a traceback."""
+
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "4"))
+timeout = 30
+graceful_timeout = 20
+accesslog = "-"
+# Several gunicorns on one machine must not fight over one shared control socket.
+control_socket_disable = True
+
+
+def on_starting(server):  # noqa: ARG001 (gunicorn's hook signature)
+    from helpline.preflight import check_or_exit
+
+    check_or_exit("web")

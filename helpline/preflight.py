@@ -1,0 +1,41 @@
+"""Start-up checks shared by `web` and `worker`: every setting usable, database and Redis up."""
+
+from __future__ import annotations
+
+import sys
+
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from helpline.config import ConfigError, Settings
+from helpline.db import get_engine
+
+
+def check(settings: Settings) -> None:
+    """Raise ConfigError naming the variable whose service does not answer."""
+    try:
+        with get_engine(settings.database_url).connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"DATABASE_URL: cannot reach the database ({_first_line(exc)})") from exc
+    try:
+        Redis.from_url(settings.redis_url, socket_connect_timeout=5).ping()
+    except RedisError as exc:
+        raise ConfigError(f"REDIS_URL: cannot reach Redis ({_first_line(exc)})") from exc
+
+
+def check_or_exit(process: str) -> Settings:
+    try:
+        settings = Settings.from_env()
+        check(settings)
+    except ConfigError as exc:
+        print(f"helpline {process}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    return settings
+
+
+def _first_line(exc: Exception) -> str:
+    text_ = str(getattr(exc, "orig", None) or exc)
+    return text_.strip().splitlines()[0] if text_.strip() else exc.__class__.__name__

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from helpline import web
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("email")
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(users.ROLES), default="supporter", show_default=True)
@@ -37,6 +39,7 @@ def create_user(email: str, name: str, role: str, password: str) -> None:
 
 
 @click.command("migrate")
+@with_appcontext
 def migrate() -> None:
     """Bring the database schema up to date (what the Procfile's release line runs)."""
     from helpline.migrate import upgrade
@@ -60,6 +63,7 @@ DEMO_USERS = (
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Demo coordinator and two supporters, available and on shift for the next 12 hours.
 

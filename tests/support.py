@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
+from rq.job import Job
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
@@ -41,6 +42,19 @@ def sign(auth_token: str, url: str, form: dict[str, str]) -> str:
     return str(RequestValidator(auth_token).compute_signature(url, form))
 
 
+def _release_scheduled(rq_queues: list[Queue]) -> int:
+    """Enqueue now every job scheduled for later (retries waiting out their backoff)."""
+    moved = 0
+    for rq_queue in rq_queues:
+        registry = rq_queue.scheduled_job_registry
+        for job_id in registry.get_job_ids():
+            job = Job.fetch(job_id, connection=rq_queue.connection)
+            registry.remove(job)
+            rq_queue.enqueue_job(job)
+            moved += 1
+    return moved
+
+
 @dataclass
 class Helpline:
     app: Flask
@@ -48,6 +62,7 @@ class Helpline:
     db: Session
     settings: Settings
     twilio: FakeTwilio
+    _tokens: dict[int, str] = field(default_factory=dict)
 
     # Texter side -------------------------------------------------------------------------
     def text_in(
@@ -94,11 +109,18 @@ class Helpline:
         return self.post_signed("/twilio/status", form)
 
     # Workers -----------------------------------------------------------------------------
-    def run_jobs(self) -> None:
-        """Run every queued job in this process, as a worker would, until the queues are empty."""
+    def run_jobs(self, retries: bool = False) -> None:
+        """Run every queued job in this process, as a worker would, until the queues are empty.
+
+        With `retries`, jobs that failed and were scheduled to retry later run at once, again
+        and again, until none is left scheduled.
+        """
         redis = Redis.from_url(self.settings.redis_url)
-        worker = SimpleWorker([queues.queue(n, redis) for n in queues.ALL], connection=redis)
-        worker.work(burst=True)
+        rq_queues = [queues.queue(n, redis) for n in queues.ALL]
+        for _ in range(20):
+            SimpleWorker(rq_queues, connection=redis).work(burst=True)
+            if not (retries and _release_scheduled(rq_queues)):
+                break
         self.db.rollback()  # end the read snapshot: see what the jobs wrote
 
     # Staff -------------------------------------------------------------------------------

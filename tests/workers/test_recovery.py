@@ -1,0 +1,77 @@
+"""Nothing stranded: texts stored while Redis was away are picked up by the periodic tick."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import timedelta
+
+from redis import Redis
+from sqlalchemy import select, update
+
+from helpline.app import create_app
+from helpline.models import Message, utcnow
+from tests.support import Helpline
+from workers import jobs, queues
+from workers.__main__ import keep_ticking
+
+
+def age_all_messages(helpline: Helpline, seconds: int) -> None:
+    helpline.db.execute(update(Message).values(created_at=utcnow() - timedelta(seconds=seconds)))
+    helpline.db.commit()
+
+
+def test_webhook_answers_200_and_keeps_the_text_when_redis_is_down(helpline: Helpline) -> None:
+    dead_redis = replace(helpline.settings, redis_url="redis://127.0.0.1:9/0")
+    helpline.client = create_app(dead_redis, TESTING=True).test_client()
+    answer = helpline.text_in("is anyone there", from_="+15550206001")
+    assert answer.status_code == 200
+    assert helpline.db.scalars(select(Message)).one().processed_at is None
+
+
+def test_tick_requeues_a_stranded_text_and_it_is_answered(helpline: Helpline) -> None:
+    helpline.supporter()
+    helpline.text_in("hello", from_="+15550206002")
+    Redis.from_url(helpline.settings.redis_url).flushdb()  # the job is lost with Redis
+    age_all_messages(helpline, 60)
+    jobs.tick()
+    helpline.run_jobs()
+    assert len(helpline.twilio.to("+15550206002")) == 1
+    assert helpline.db.scalars(select(Message).where(Message.direction == "in")).one().processed_at
+
+
+def test_tick_sends_a_reply_whose_send_job_was_lost(helpline: Helpline) -> None:
+    sam = helpline.supporter()
+    helpline.text_in("hello", from_="+15550206003")
+    helpline.run_jobs()
+    convo_id = helpline.db.scalars(select(Message.conversation_id)).first()
+    answer = helpline.api(
+        "POST", f"/conversations/{convo_id}/messages", user=sam, json={"body": "still here"}
+    )
+    assert answer.status_code == 202
+    Redis.from_url(helpline.settings.redis_url).flushdb()  # the send job is lost with Redis
+    age_all_messages(helpline, 60)
+    jobs.tick()
+    helpline.run_jobs()
+    assert [t["Body"] for t in helpline.twilio.to("+15550206003")][1:] == ["still here"]
+
+
+def test_fresh_texts_are_left_to_their_own_jobs(helpline: Helpline) -> None:
+    helpline.text_in("hello", from_="+15550206004")
+    Redis.from_url(helpline.settings.redis_url).flushdb()
+    jobs.tick()
+    redis = Redis.from_url(helpline.settings.redis_url)
+    assert queues.queue(queues.INBOUND, redis).count == 0
+
+
+def test_only_one_worker_enqueues_each_tick(helpline: Helpline) -> None:
+    redis = Redis.from_url(helpline.settings.redis_url)
+    stop = threading.Event()
+    tickers = [threading.Thread(target=keep_ticking, args=(redis, stop, 60)) for _ in range(4)]
+    for ticker in tickers:
+        ticker.start()
+    stop.wait(0.5)
+    stop.set()
+    for ticker in tickers:
+        ticker.join()
+    assert queues.queue(queues.ROUTING, redis).count == 1

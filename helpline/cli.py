@@ -43,11 +43,11 @@ def create_user(email: str, name: str, role: str, password: str) -> None:
 def migrate() -> None:
     """Bring the database schema up to date (what the Procfile's release line runs)."""
     from helpline.migrate import upgrade
-    from helpline.preflight import check
+    from helpline.preflight import check_database
 
     settings = web.settings()
     try:
-        check(settings)
+        check_database(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     upgrade(settings)

@@ -49,6 +49,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Skills whose training lapses: {"crisis": "2027-06-30T00:00:00+00:00"}.
+    skill_expiry: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
     max_conversations: Mapped[int] = mapped_column(default=3)
     status: Mapped[str] = mapped_column(String(16), default="offline")
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -123,18 +127,29 @@ class Conversation(Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     priority: Mapped[str] = mapped_column(String(16), default="normal")
     required_skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str | None] = mapped_column(String(16))
     supporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    previous_supporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey(
+            "users.id", ondelete="SET NULL", name="fk_conversations_previous_supporter_id_users"
+        )
+    )
+    # Supporters who handed this conversation on for not answering: not offered it again.
+    excluded_supporter_ids: Mapped[list[int]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
     channel: Mapped[str] = mapped_column(String(16), default="sms")
     helpline_number: Mapped[str] = mapped_column(String(64))
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     texter: Mapped[Texter] = relationship()
-    supporter: Mapped[User | None] = relationship()
+    supporter: Mapped[User | None] = relationship(foreign_keys=[supporter_id])
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"
     )

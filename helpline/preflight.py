@@ -15,11 +15,19 @@ from helpline.db import get_engine
 
 def check(settings: Settings) -> None:
     """Raise ConfigError naming the variable whose service does not answer."""
+    check_database(settings)
+    check_redis(settings)
+
+
+def check_database(settings: Settings) -> None:
     try:
         with get_engine(settings.database_url).connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         raise ConfigError(f"DATABASE_URL: cannot reach the database ({_first_line(exc)})") from exc
+
+
+def check_redis(settings: Settings) -> None:
     try:
         Redis.from_url(settings.redis_url, socket_connect_timeout=5).ping()
     except RedisError as exc:

@@ -26,6 +26,15 @@ class Supporter:
     active_conversations: int
     shifts: tuple[ShiftRule, ...] = ()
     last_assigned_at: datetime | None = None
+    languages: frozenset[str] = frozenset()
+    # Skills whose training lapses: skill -> the moment it stops counting.
+    skill_expiry: tuple[tuple[str, datetime], ...] = ()
+    # Active conversations weighted by intensity (an urgent one counts `urgent_weight`).
+    load: int | None = None
+
+    @property
+    def weighted_load(self) -> int:
+        return self.active_conversations if self.load is None else self.load
 
 
 @dataclass(frozen=True)
@@ -34,11 +43,30 @@ class Conversation:
     priority: str
     waiting_since: datetime
     required_skills: frozenset[str] = frozenset()
+    language: str | None = None
+    previous_supporter_id: int | None = None
+    excluded_supporter_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class ActiveConversation:
+    """A conversation a supporter holds, as the handoff rules see it."""
+
+    id: int
+    supporter_id: int
+    priority: str
+    assigned_at: datetime
+    first_reply_at: datetime | None
+    last_activity_at: datetime
+    required_skills: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class RoutingSettings:
     shift_end_grace_s: int = 300
+    first_response_timeout_s: int = 180
+    inactivity_close_s: int = 3600
+    urgent_weight: int = 2
 
 
 @dataclass(frozen=True)
@@ -57,3 +85,19 @@ class Wait:
 
 
 Decision = Assign | Wait
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Take a conversation from its supporter and put it back at the front of the queue."""
+
+    conversation_id: int
+    supporter_id: int
+    kind: str  # shift_end | offline | no_first_reply | needs_skill
+    reason: str
+
+
+@dataclass(frozen=True)
+class Close:
+    conversation_id: int
+    reason: str

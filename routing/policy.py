@@ -21,10 +21,16 @@ def queue_order(conversations: Sequence[Conversation]) -> list[Conversation]:
     )
 
 
+def weight(convo: Conversation, settings: RoutingSettings) -> int:
+    """How much of a supporter's limit a conversation takes: urgent ones weigh more."""
+    return settings.urgent_weight if convo.priority == "urgent" else 1
+
+
 def choose_supporter(
     convo: Conversation, supporters: Sequence[Supporter], now: datetime, settings: RoutingSettings
 ) -> Decision:
-    """Pick who takes `convo`: the least-loaded eligible supporter, longest idle on a tie."""
+    """Pick who takes `convo`: the texter's previous supporter when eligible, else the least
+    loaded eligible supporter, longest since their last assignment on a tie."""
     passed_over: dict[int, str] = {}
     eligible: list[Supporter] = []
     for supporter in supporters:
@@ -35,11 +41,14 @@ def choose_supporter(
             passed_over[supporter.id] = reason
     if not eligible:
         return Wait(convo.id, "no eligible supporter", passed_over)
+    for supporter in eligible:
+        if supporter.id == convo.previous_supporter_id:
+            return Assign(convo.id, supporter.id, "texter's previous supporter", passed_over)
     best = min(
         eligible,
-        key=lambda s: (s.active_conversations, s.last_assigned_at or _EPOCH, s.id),
+        key=lambda s: (s.weighted_load, s.active_conversations, s.last_assigned_at or _EPOCH, s.id),
     )
-    reason = f"least loaded eligible supporter ({best.active_conversations} active)"
+    reason = f"least loaded eligible supporter ({best.weighted_load} of {best.max_conversations})"
     return Assign(convo.id, best.id, reason, passed_over)
 
 
@@ -57,7 +66,10 @@ def plan_assignments(
         if isinstance(decision, Assign):
             chosen = pool[decision.supporter_id]
             pool[chosen.id] = replace(
-                chosen, active_conversations=chosen.active_conversations + 1, last_assigned_at=now
+                chosen,
+                active_conversations=chosen.active_conversations + 1,
+                load=chosen.weighted_load + weight(convo, settings),
+                last_assigned_at=now,
             )
         decisions.append(decision)
     return decisions

@@ -8,7 +8,7 @@ from datetime import timedelta
 from helpline import twilio_rest
 from helpline.db import transaction
 from helpline.models import utcnow
-from helpline.services import assignment, conversations, outbound, sweeps
+from helpline.services import assignment, conversations, handoffs, outbound, sweeps
 from workers import queues, runtime
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,14 @@ def route_queue() -> None:
     """Give waiting conversations to whoever is free now."""
     with transaction(runtime.settings().database_url) as session:
         texts = [m.id for m in assignment.route_queue(session, utcnow())]
+    queues.send_texts(runtime.redis(), texts)
+
+
+def apply_handoff_rules() -> None:
+    """Hand on or close whatever the rules say is due (shift end, offline, no reply, quiet),
+    then route."""
+    with transaction(runtime.settings().database_url) as session:
+        texts = [m.id for m in handoffs.run_handoffs(session, utcnow())]
     queues.send_texts(runtime.redis(), texts)
 
 
@@ -60,4 +68,4 @@ def tick() -> None:
         queues.process_inbound(redis, message_id, attempt=slot)
     for message_id in stranded.outbound:
         queues.send_text(redis, message_id, attempt=slot)
-    route_queue()
+    apply_handoff_rules()

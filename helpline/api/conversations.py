@@ -11,7 +11,7 @@ from helpline import web
 from helpline.api import after_id, bp, current_user, fail, get_or_404, json_body, page, requires
 from helpline.api import render as views
 from helpline.models import Conversation, User
-from helpline.services import assignment, outbound, snapshots
+from helpline.services import assignment, handoffs, outbound, snapshots
 from routing.policy import queue_order
 from workers import queues
 
@@ -103,10 +103,9 @@ def transfer(conversation_id: int) -> Response:
     target, skill = _transfer_target(data)
     if target is not None and target.id == convo.supporter_id:
         raise fail(409, "the conversation is already with that supporter")
-    texts = assignment.transfer(session, convo, web.now(), current_user(), note, target, skill)
+    texts = handoffs.transfer(session, convo, web.now(), current_user(), note, target, skill)
     session.commit()
     queues.send_texts(web.redis(), [t.id for t in texts])
-    queues.route_queue(web.redis())
     return jsonify(views.conversation_detail(convo, current_user().role == "coordinator"))
 
 

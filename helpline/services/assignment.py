@@ -1,12 +1,12 @@
-"""Assign, transfer and close: the one home of every change to who holds a conversation."""
+"""Routing passes and every change to who holds a conversation: assign, reply, close."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from helpline.db import is_postgresql
@@ -19,92 +19,85 @@ from routing.policy import plan_assignments, queue_order
 # One routing pass at a time across every worker: PostgreSQL advisory lock key.
 ROUTING_LOCK_KEY = 0x48454C50  # "HELP"
 
+# What a texter is told first when their conversation is routed in this pass.
+NEW = "greeting"  # a conversation just opened
+HANDED_OFF = "handed_off"  # a conversation just taken from its supporter
+
+
+class NotOpen(Exception):
+    """The conversation is closed: nothing more can be sent in it."""
+
+
+def lock_routing(session: Session) -> None:
+    """Serialise routing passes; SQLite's BEGIN IMMEDIATE already serialises writers."""
+    if is_postgresql(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ROUTING_LOCK_KEY})
+
 
 def route_queue(
     session: Session,
     now: datetime,
     values: dict[str, Any] | None = None,
-    greet: Sequence[Conversation] = (),
+    announce: Mapping[int, str] = {},  # noqa: B006 (read only)
 ) -> list[Message]:
     """Give waiting conversations to eligible supporters; return the texts this produced.
 
-    Conversations in `greet` were just opened: their texter gets the greeting with either
-    the connected or the waiting text, as one message.
+    Conversations in `announce` get one text: its opening (greeting or handed-off) joined
+    with either who they are connected with or their place in line.
     """
     values = values if values is not None else settings_service.load(session)
-    _lock_routing(session)
+    routing = settings_service.routing_settings(values)
+    lock_routing(session)
     # Gather
     queued = session.scalars(select(Conversation).where(Conversation.status == "queued")).all()
     by_id = {c.id: c for c in queued}
-    supporters = snapshots.supporters(session)
+    supporters = snapshots.supporters(session, routing.urgent_weight)
     # Decide
     decisions = plan_assignments(
-        [snapshots.conversation(c) for c in queued],
-        supporters,
-        now,
-        settings_service.routing_settings(values),
+        [snapshots.conversation(c) for c in queued], supporters, now, routing
     )
     # Apply
-    greeted = {c.id for c in greet}
     texts: list[Message] = []
     for decision in decisions:
         convo = by_id[decision.conversation_id]
+        opening = announce.get(convo.id)
         if isinstance(decision, Assign):
-            texts.extend(_apply_assign(session, convo, decision, now, values, convo.id in greeted))
-        elif convo.id in greeted:
-            texts.extend(_greet_waiting(session, convo, decision, now, values))
+            supporter = session.get(User, decision.supporter_id)
+            assert supporter is not None
+            assign(session, convo, supporter, now, decision.reason, _detail(decision))
+            body = settings_service.render(
+                values, "connected", supporter_name=first_name(supporter)
+            )
+            texts += send(session, convo, _join(values, opening, body), now)
+        elif opening is not None:
+            _record(session, convo, "queued", decision.reason, now, detail=_detail(decision))
+            body = settings_service.render(
+                values, "waiting", position=queue_position(session, convo)
+            )
+            texts += send(session, convo, _join(values, opening, body), now)
     return texts
 
 
-def _lock_routing(session: Session) -> None:
-    # SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL needs a lock.
-    if is_postgresql(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ROUTING_LOCK_KEY})
-
-
-def _apply_assign(
-    session: Session,
-    convo: Conversation,
-    decision: Assign,
-    now: datetime,
-    values: dict[str, Any],
-    greet: bool,
-) -> list[Message]:
-    supporter = session.get(User, decision.supporter_id)
-    assert supporter is not None
-    assign(session, convo, supporter, now, decision.reason, _detail(decision))
-    body = settings_service.render(values, "connected", supporter_name=first_name(supporter))
-    if greet:
-        body = settings_service.render(values, "greeting") + " " + body
-    return _text(session, convo, body, now)
-
-
-def _greet_waiting(
-    session: Session, convo: Conversation, decision: Decision, now: datetime, values: dict[str, Any]
-) -> list[Message]:
-    session.add(
-        ConversationEvent(
-            conversation_id=convo.id,
-            kind="queued",
-            reason=decision.reason,
-            detail=_detail(decision),
-            created_at=now,
-        )
-    )
-    position = queue_position(session, convo)
-    body = (
-        settings_service.render(values, "greeting")
-        + " "
-        + settings_service.render(values, "waiting", position=position)
-    )
-    return _text(session, convo, body, now)
+def _join(values: dict[str, Any], opening: str | None, body: str) -> str:
+    return body if opening is None else settings_service.render(values, opening) + " " + body
 
 
 def _detail(decision: Decision) -> dict[str, Any]:
     return {"passed_over": {str(k): v for k, v in decision.passed_over.items()}}
 
 
-def _text(session: Session, convo: Conversation, body: str, now: datetime) -> list[Message]:
+def _record(
+    session: Session, convo: Conversation, kind: str, reason: str, now: datetime, **fields: Any
+) -> None:
+    session.add(
+        ConversationEvent(
+            conversation_id=convo.id, kind=kind, reason=reason, created_at=now, **fields
+        )
+    )
+
+
+def send(session: Session, convo: Conversation, body: str, now: datetime) -> list[Message]:
+    """Queue a system text to the texter; nothing when they have opted out."""
     try:
         return [outbound.queue_text(session, convo, body, now)]
     except outbound.OptedOut:
@@ -127,19 +120,31 @@ def assign(
     convo.supporter_id = supporter.id
     convo.assigned_at = now
     convo.first_reply_at = None
+    convo.last_activity_at = now
     supporter.last_assigned_at = now
-    session.add(
-        ConversationEvent(
-            conversation_id=convo.id,
-            kind=kind,
-            reason=reason,
-            supporter_id=supporter.id,
-            actor_id=actor_id,
-            note=note,
-            detail=detail,
-            created_at=now,
-        )
+    _record(
+        session,
+        convo,
+        kind,
+        reason,
+        now,
+        supporter_id=supporter.id,
+        actor_id=actor_id,
+        note=note,
+        detail=detail,
     )
+    session.flush()
+
+
+def requeue(
+    session: Session, convo: Conversation, kind: str, reason: str, now: datetime, **fields: Any
+) -> None:
+    """Put `convo` back in the queue, keeping its original wait so it is served first."""
+    previous = convo.supporter_id
+    convo.status = "queued"
+    convo.supporter_id = None
+    convo.waiting_since = convo.waiting_since or now
+    _record(session, convo, kind, reason, now, supporter_id=previous, **fields)
     session.flush()
 
 
@@ -162,91 +167,21 @@ def close(
     """Close `convo`; tell the texter unless they opted out or `notify` is False."""
     convo.status = "closed"
     convo.closed_at = now
-    session.add(
-        ConversationEvent(
-            conversation_id=convo.id,
-            kind="closed",
-            reason=reason,
-            note=note,
-            actor_id=actor_id,
-            supporter_id=convo.supporter_id,
-            created_at=now,
-        )
+    _record(
+        session,
+        convo,
+        "closed",
+        reason,
+        now,
+        note=note,
+        actor_id=actor_id,
+        supporter_id=convo.supporter_id,
     )
     session.flush()
     if not notify:
         return []
     values = settings_service.load(session)
-    return _text(session, convo, settings_service.render(values, "closed"), now)
-
-
-def transfer(
-    session: Session,
-    convo: Conversation,
-    now: datetime,
-    actor: User,
-    note: str | None,
-    to_supporter: User | None = None,
-    skill: str | None = None,
-) -> list[Message]:
-    """Move `convo` to a named supporter, or back to the queue for a skill pool."""
-    previous = session.get(User, convo.supporter_id) if convo.supporter_id else None
-    values = settings_service.load(session)
-    name = first_name(previous) if previous else "Your supporter"
-    texts = _text(
-        session, convo, settings_service.render(values, "handed_off", supporter_name=name), now
-    )
-    if to_supporter is not None:
-        reason = f"transferred by {actor.name} to {to_supporter.name}"
-        assign(
-            session,
-            convo,
-            to_supporter,
-            now,
-            reason,
-            kind="transferred",
-            actor_id=actor.id,
-            note=note,
-        )
-        return texts
-    if skill and skill not in convo.required_skills:
-        convo.required_skills = [*convo.required_skills, skill]
-    convo.status = "queued"
-    convo.supporter_id = None
-    # Keep the original waiting time so the texter is not sent to the back of the line.
-    convo.waiting_since = convo.waiting_since or now
-    session.add(
-        ConversationEvent(
-            conversation_id=convo.id,
-            kind="transferred",
-            actor_id=actor.id,
-            note=note,
-            reason=f"transferred by {actor.name} to the {skill or 'general'} pool",
-            supporter_id=previous.id if previous else None,
-            created_at=now,
-        )
-    )
-    session.flush()
-    return texts
-
-
-def active_count(session: Session, supporter_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                Conversation.supporter_id == supporter_id, Conversation.status == "active"
-            )
-        )
-        or 0
-    )
-
-
-def first_name(user: User) -> str:
-    return user.name.split()[0] if user.name.strip() else "A supporter"
-
-
-class NotOpen(Exception):
-    """The conversation is closed: nothing more can be sent in it."""
+    return send(session, convo, settings_service.render(values, "closed"), now)
 
 
 def reply(session: Session, convo: Conversation, body: str, author: User, now: datetime) -> Message:
@@ -256,4 +191,9 @@ def reply(session: Session, convo: Conversation, body: str, author: User, now: d
     message = outbound.queue_text(session, convo, body, now, author_id=author.id)
     if convo.first_reply_at is None:
         convo.first_reply_at = now
+    convo.last_activity_at = now
     return message
+
+
+def first_name(user: User) -> str:
+    return user.name.split()[0] if user.name.strip() else "A supporter"

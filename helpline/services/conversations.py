@@ -1,16 +1,20 @@
-"""An inbound text becomes part of a conversation: opt-out words, opening, routing."""
+"""An inbound text becomes part of a conversation: opt-out words, opening, triage, routing."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpline.db import insert_ignoring_conflicts, is_postgresql
 from helpline.models import OPEN_STATUSES, Conversation, ConversationEvent, Message, Texter
-from helpline.services import assignment, keywords
+from helpline.services import assignment, handoffs, keywords, snapshots
 from helpline.services import settings as settings_service
+from routing.handoff import decide
+from routing.model import Handoff
+from routing.triage import CRISIS_SKILL, assess
 
 
 def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int]:
@@ -24,13 +28,19 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
         return []
     texter = _lock_texter(session, message.from_address, now)
     values = settings_service.load(session)
-    opened: list[Conversation] = []
+    announce: dict[int, str] = {}
     # The texter's row lock orders their texts: earlier unprocessed ones go first.
     for pending in _unprocessed_from(session, message.from_address, up_to=message_id):
-        convo, is_new = _receive(session, texter, pending, now)
-        if convo is not None and is_new:
-            opened.append(convo)
-    texts = assignment.route_queue(session, now, values, greet=opened)
+        convo, is_new = _receive(session, texter, pending, now, values)
+        if convo is None:
+            continue
+        if is_new:
+            announce[convo.id] = assignment.NEW
+        if _escalate(session, convo, pending, now) and _move_if_unqualified(
+            session, convo, now, values
+        ):
+            announce[convo.id] = assignment.HANDED_OFF
+    texts = assignment.route_queue(session, now, values, announce)
     return [t.id for t in texts]
 
 
@@ -64,9 +74,9 @@ def _unprocessed_from(session: Session, address: str, up_to: int) -> list[Messag
 
 
 def _receive(
-    session: Session, texter: Texter, message: Message, now: datetime
+    session: Session, texter: Texter, message: Message, now: datetime, values: dict[str, Any]
 ) -> tuple[Conversation | None, bool]:
-    """Attach one text to the texter's open conversation, opening one if needed."""
+    """Attach one text to the texter's open conversation, opening (or reopening) one if needed."""
     message.processed_at = now
     convo = open_conversation(session, texter.id)
     if keywords.is_opt_out(message.body):
@@ -83,9 +93,11 @@ def _receive(
         return None, False
     is_new = convo is None
     if convo is None:
-        convo = _open(session, texter, message, now)
+        window = timedelta(seconds=int(values["return_window_s"]))
+        convo = _reopen(session, texter, now, window) or _open(session, texter, message, now)
     message.conversation_id = convo.id
     convo.last_inbound_at = now
+    convo.last_activity_at = now
     return convo, is_new
 
 
@@ -103,6 +115,7 @@ def _open(session: Session, texter: Texter, message: Message, now: datetime) -> 
         status="queued",
         priority="normal",
         required_skills=[],
+        excluded_supporter_ids=[],
         channel="whatsapp" if message.from_address.startswith("whatsapp:") else "sms",
         helpline_number=message.to_address,
         waiting_since=now,
@@ -110,15 +123,88 @@ def _open(session: Session, texter: Texter, message: Message, now: datetime) -> 
     )
     session.add(convo)
     session.flush()
+    _event(session, convo, "opened", "first text from texter", now)
+    return convo
+
+
+def _reopen(
+    session: Session, texter: Texter, now: datetime, window: timedelta
+) -> Conversation | None:
+    """The texter's last conversation, back in the queue, if it closed within `window`."""
+    last = session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.texter_id == texter.id,
+            Conversation.status == "closed",
+            Conversation.closed_at >= now - window,
+        )
+        .order_by(Conversation.closed_at.desc())
+        .limit(1)
+    )
+    if last is None:
+        return None
+    last.previous_supporter_id = last.supporter_id
+    last.supporter_id = None
+    last.status = "queued"
+    last.waiting_since = now
+    last.closed_at = None
+    last.excluded_supporter_ids = []
+    session.flush()
+    _event(
+        session,
+        last,
+        "reopened",
+        "texter wrote again within the return window",
+        now,
+        supporter_id=last.previous_supporter_id,
+    )
+    return last
+
+
+def _escalate(session: Session, convo: Conversation, message: Message, now: datetime) -> bool:
+    """Make the conversation urgent and crisis-only when the text shows risk of harm."""
+    if convo.priority == "urgent":
+        return False
+    risk = assess(message.body)
+    if risk is None:
+        return False
+    convo.priority = "urgent"
+    if CRISIS_SKILL not in convo.required_skills:
+        convo.required_skills = [*convo.required_skills, CRISIS_SKILL]
+    _event(
+        session,
+        convo,
+        "triaged",
+        f"risk of harm ({risk.category}): \u201c{risk.matched}\u201d",
+        now,
+        detail={"category": risk.category},
+    )
+    return True
+
+
+def _move_if_unqualified(
+    session: Session, convo: Conversation, now: datetime, values: dict[str, Any]
+) -> bool:
+    """An active conversation that became urgent leaves a supporter without the skill."""
+    if convo.status != "active" or convo.supporter_id is None:
+        return False
+    routing = settings_service.routing_settings(values)
+    (holder,) = snapshots.supporters(session, routing.urgent_weight, [convo.supporter_id])
+    decision = decide(snapshots.active_conversation(convo), holder, now, routing)
+    if not isinstance(decision, Handoff) or decision.kind != "needs_skill":
+        return False
+    handoffs.hand_off(session, convo, decision, now)
+    return True
+
+
+def _event(
+    session: Session, convo: Conversation, kind: str, reason: str, now: datetime, **fields: Any
+) -> None:
     session.add(
         ConversationEvent(
-            conversation_id=convo.id,
-            kind="opened",
-            reason="first text from texter",
-            created_at=now,
+            conversation_id=convo.id, kind=kind, reason=reason, created_at=now, **fields
         )
     )
-    return convo
 
 
 def _opt_out(session: Session, texter: Texter, convo: Conversation | None, now: datetime) -> None:

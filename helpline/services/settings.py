@@ -15,12 +15,13 @@ DEFAULTS: dict[str, Any] = {
     "shift_end_grace_s": 300,
     "inactivity_close_s": 3600,
     "return_window_s": 7 * 24 * 3600,
+    "urgent_weight": 2,
     "text_greeting": "Thanks for texting. You've reached a peer support line.",
     "text_waiting": "You're number {position} in line. A trained peer supporter will text you "
     "as soon as they can. If you are in danger right now, call your local emergency number.",
     "text_connected": "You're now connected with {supporter_name}, a trained peer supporter.",
-    "text_handed_off": "{supporter_name} has handed your conversation on. Someone will be with "
-    "you shortly.",
+    "text_handed_off": "Your conversation is being passed to another supporter, who will see "
+    "what you've shared so far.",
     "text_closed": "This conversation has ended. You can text us again any time.",
 }
 
@@ -30,6 +31,7 @@ SECONDS_KEYS = (
     "inactivity_close_s",
     "return_window_s",
 )
+COUNT_KEYS = ("urgent_weight",)
 
 
 class SettingsError(ValueError):
@@ -46,7 +48,12 @@ def load(session: Session) -> dict[str, Any]:
 
 
 def routing_settings(values: dict[str, Any]) -> RoutingSettings:
-    return RoutingSettings(shift_end_grace_s=int(values["shift_end_grace_s"]))
+    return RoutingSettings(
+        shift_end_grace_s=int(values["shift_end_grace_s"]),
+        first_response_timeout_s=int(values["first_response_timeout_s"]),
+        inactivity_close_s=int(values["inactivity_close_s"]),
+        urgent_weight=int(values["urgent_weight"]),
+    )
 
 
 def update(session: Session, changes: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +64,9 @@ def update(session: Session, changes: dict[str, Any]) -> dict[str, Any]:
         if key in SECONDS_KEYS:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise SettingsError(f"{key} must be a whole number of seconds, 0 or more")
+        elif key in COUNT_KEYS:
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
+                raise SettingsError(f"{key} must be a whole number from 1 to 10")
         elif not isinstance(value, str) or not value.strip() or len(value) > 1000:
             raise SettingsError(f"{key} must be a non-empty text of at most 1000 characters")
     for key, value in changes.items():

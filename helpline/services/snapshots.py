@@ -4,56 +4,84 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from helpline import models
 from routing import model
 
 
-def active_counts(session: Session, supporter_ids: Sequence[int] | None = None) -> dict[int, int]:
-    """How many active conversations each supporter holds right now."""
+@dataclass(frozen=True)
+class Load:
+    count: int = 0
+    weighted: int = 0
+
+
+def loads(
+    session: Session, urgent_weight: int = 2, supporter_ids: Sequence[int] | None = None
+) -> dict[int, Load]:
+    """Active conversations per supporter: how many, and weighted by intensity."""
+    convo = models.Conversation
+    weighted = func.sum(case((convo.priority == "urgent", urgent_weight), else_=1))
     query = (
-        select(models.Conversation.supporter_id, func.count())
-        .where(models.Conversation.status == "active")
-        .group_by(models.Conversation.supporter_id)
+        select(convo.supporter_id, func.count(), weighted)
+        .where(convo.status == "active", convo.supporter_id.is_not(None))
+        .group_by(convo.supporter_id)
     )
     if supporter_ids is not None:
-        query = query.where(models.Conversation.supporter_id.in_(supporter_ids))
-    return {sid: count for sid, count in session.execute(query) if sid is not None}
+        query = query.where(convo.supporter_id.in_(supporter_ids))
+    return {sid: Load(count, int(w)) for sid, count, w in session.execute(query)}
+
+
+def active_counts(session: Session, supporter_ids: Sequence[int] | None = None) -> dict[int, int]:
+    """How many active conversations each supporter holds right now."""
+    return {sid: load.count for sid, load in loads(session, 1, supporter_ids).items()}
 
 
 def shift_rules(shifts: Sequence[models.Shift]) -> tuple[model.ShiftRule, ...]:
     return tuple(model.ShiftRule(s.starts_at, s.ends_at, s.rrule, s.timezone) for s in shifts)
 
 
-def supporters(session: Session) -> list[model.Supporter]:
-    """Every active user who could take a conversation (available ones only)."""
-    users = session.scalars(
-        select(models.User).where(models.User.is_active, models.User.status == "available")
-    ).all()
-    ids = [u.id for u in users]
+def supporters(
+    session: Session, urgent_weight: int = 2, ids: Sequence[int] | None = None
+) -> list[model.Supporter]:
+    """Active users who could take a conversation: the available ones, or exactly `ids`."""
+    query = select(models.User).where(models.User.is_active)
+    if ids is None:
+        query = query.where(models.User.status == "available")
+    else:
+        query = query.where(models.User.id.in_(ids))
+    users = session.scalars(query).all()
+    user_ids = [u.id for u in users]
     shifts: dict[int, list[models.Shift]] = defaultdict(list)
-    if ids:
+    if user_ids:
         for shift in session.scalars(
-            select(models.Shift).where(models.Shift.supporter_id.in_(ids))
+            select(models.Shift).where(models.Shift.supporter_id.in_(user_ids))
         ):
             shifts[shift.supporter_id].append(shift)
-    counts = active_counts(session, ids)
-    return [supporter(u, counts.get(u.id, 0), shifts[u.id]) for u in users]
+    found = loads(session, urgent_weight, user_ids)
+    return [supporter(u, found.get(u.id, Load()), shifts[u.id]) for u in users]
 
 
-def supporter(user: models.User, active: int, shifts: Sequence[models.Shift]) -> model.Supporter:
+def supporter(user: models.User, load: Load, shifts: Sequence[models.Shift]) -> model.Supporter:
     return model.Supporter(
         id=user.id,
         name=user.name,
         status=user.status,
         skills=frozenset(user.skills or ()),
         max_conversations=user.max_conversations,
-        active_conversations=active,
+        active_conversations=load.count,
+        load=load.weighted,
         shifts=shift_rules(shifts),
         last_assigned_at=user.last_assigned_at,
+        languages=frozenset(user.languages or ()),
+        skill_expiry=tuple(
+            (skill, datetime.fromisoformat(until))
+            for skill, until in (user.skill_expiry or {}).items()
+        ),
     )
 
 
@@ -63,5 +91,21 @@ def conversation(row: models.Conversation) -> model.Conversation:
         id=row.id,
         priority=row.priority,
         waiting_since=row.waiting_since,
+        required_skills=frozenset(row.required_skills or ()),
+        language=row.language,
+        previous_supporter_id=row.previous_supporter_id,
+        excluded_supporter_ids=frozenset(row.excluded_supporter_ids or ()),
+    )
+
+
+def active_conversation(row: models.Conversation) -> model.ActiveConversation:
+    assert row.supporter_id is not None and row.assigned_at is not None
+    return model.ActiveConversation(
+        id=row.id,
+        supporter_id=row.supporter_id,
+        priority=row.priority,
+        assigned_at=row.assigned_at,
+        first_reply_at=row.first_reply_at,
+        last_activity_at=row.last_activity_at or row.assigned_at,
         required_skills=frozenset(row.required_skills or ()),
     )

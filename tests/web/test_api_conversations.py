@@ -96,7 +96,8 @@ def test_transfer_to_a_person_moves_it_and_tells_the_texter_once(helpline: Helpl
     assert answer.get_json()["events"][-1]["note"] == "prefers short texts"
     helpline.run_jobs()
     texts = helpline.twilio.to("+15550205008")
-    assert len(texts) == 2 and "handed your conversation on" in texts[1]["Body"]
+    assert len(texts) == 2 and "passed to another supporter" in texts[1]["Body"]
+    assert "connected with Ivy" in texts[1]["Body"]
     assert helpline.api("GET", f"/conversations/{convo_id}", user=sam).status_code == 403
 
 

@@ -132,6 +132,7 @@ class Helpline:
         status: str = "available",
         **fields: Any,
     ) -> User:
+        self.db.rollback()  # leave any read snapshot before writing (SQLite)
         email = fields.pop("email", f"{name.split()[0].lower()}{next(_numbers)}@example.org")
         user = users.create_user(self.db, email, name, PASSWORD, role, **fields)
         user.status = status

@@ -86,5 +86,16 @@ def route_queue(connection: Redis) -> bool:
     )
 
 
+def apply_handoff_rules(connection: Redis) -> bool:
+    """Ask for the handoff rules now (a supporter went offline), not only at the next tick."""
+    return _enqueue(
+        connection,
+        ROUTING,
+        "workers.jobs.apply_handoff_rules",
+        f"handoffs-{uuid.uuid4().hex}",
+        _INBOUND_RETRY,
+    )
+
+
 def tick(connection: Redis, slot: int) -> bool:
     return _enqueue(connection, ROUTING, "workers.jobs.tick", f"tick-{slot}", Retry(max=1))

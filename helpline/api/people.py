@@ -150,6 +150,8 @@ def put_status(user_id: int) -> Response:
     web.db().commit()
     if status == "available":
         queues.route_queue(web.redis())
+    elif status == "offline":
+        queues.apply_handoff_rules(web.redis())
     return jsonify(render_user(user))
 
 

@@ -80,3 +80,57 @@ def test_plan_spreads_conversations_across_supporters() -> None:
     plan = plan_assignments(queued, [supporter(1), supporter(2)], NOW, SETTINGS)
     owners = [d.supporter_id for d in plan if isinstance(d, Assign)]
     assert sorted(owners) == [1, 1, 2, 2]
+
+
+def test_prefers_the_texters_previous_supporter_when_still_eligible() -> None:
+    previous = supporter(1, active_conversations=2)
+    idle = supporter(2)
+    convo = conversation(previous_supporter_id=1)
+    decision = choose_supporter(convo, [previous, idle], NOW, SETTINGS)
+    assert isinstance(decision, Assign) and decision.supporter_id == 1
+    assert decision.reason == "texter's previous supporter"
+
+
+def test_previous_supporter_off_shift_is_not_waited_for() -> None:
+    previous = supporter(1, status="offline")
+    decision = choose_supporter(
+        conversation(previous_supporter_id=1), [previous, supporter(2)], NOW, SETTINGS
+    )
+    assert isinstance(decision, Assign) and decision.supporter_id == 2
+
+
+def test_an_urgent_conversation_weighs_more_against_the_limit() -> None:
+    queued = [conversation(1, priority="urgent"), conversation(2)]
+    plan = plan_assignments(queued, [supporter(1, max_conversations=2)], NOW, SETTINGS)
+    assert [type(d) for d in plan] == [Assign, Wait]
+
+
+def test_a_supporter_with_room_always_takes_one_urgent_conversation() -> None:
+    plan = plan_assignments(
+        [conversation(1, priority="urgent")], [supporter(1, max_conversations=1)], NOW, SETTINGS
+    )
+    assert isinstance(plan[0], Assign)
+
+
+def test_lapsed_training_does_not_count() -> None:
+    lapsed = supporter(1, skills={"crisis"}, skill_expiry=(("crisis", NOW - timedelta(days=1)),))
+    current = supporter(2, skills={"crisis"}, skill_expiry=(("crisis", NOW + timedelta(days=1)),))
+    decision = choose_supporter(
+        conversation(required_skills={"crisis"}), [lapsed, current], NOW, SETTINGS
+    )
+    assert isinstance(decision, Assign) and decision.supporter_id == 2
+    assert decision.passed_over[1] == "lacks crisis"
+
+
+def test_conversation_language_must_be_spoken() -> None:
+    english = supporter(1, languages=frozenset({"en"}))
+    spanish = supporter(2, languages=frozenset({"en", "es"}))
+    decision = choose_supporter(conversation(language="es"), [english, spanish], NOW, SETTINGS)
+    assert isinstance(decision, Assign) and decision.supporter_id == 2
+
+
+def test_a_supporter_who_let_it_time_out_is_not_offered_it_again() -> None:
+    decision = choose_supporter(
+        conversation(excluded_supporter_ids=frozenset({1})), [supporter(1)], NOW, SETTINGS
+    )
+    assert isinstance(decision, Wait)

@@ -1,0 +1,192 @@
+"""Each routing rule driven from outside: signed webhook in, real worker, texts out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from helpline.models import Conversation, ConversationEvent, Shift, User, utcnow
+from tests.support import Helpline
+from workers import jobs
+
+
+def conversation_of(helpline: Helpline, number: str) -> Conversation:
+    helpline.db.rollback()
+    convo = next(c for c in helpline.db.scalars(select(Conversation)) if c.texter.address == number)
+    return convo
+
+
+def events(convo: Conversation) -> list[str]:
+    return [e.kind for e in convo.events]
+
+
+def age(helpline: Helpline, convo_id: int, **fields: Any) -> None:
+    """Move a conversation's timestamps into the past, as if time had passed."""
+    helpline.db.rollback()
+    past = {name: utcnow() - timedelta(seconds=s) for name, s in fields.items()}
+    helpline.db.execute(update(Conversation).where(Conversation.id == convo_id).values(**past))
+    helpline.db.commit()
+
+
+def test_risky_text_goes_to_a_crisis_trained_supporter(helpline: Helpline) -> None:
+    helpline.supporter("Alex Untrained")
+    crisis = helpline.supporter("Sam Crisis", skills=["crisis"])
+    helpline.text_in("i want to kill myself", from_="+15550207001")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207001")
+    assert convo.priority == "urgent" and convo.required_skills == ["crisis"]
+    assert convo.supporter_id == crisis.id
+    assert "triaged" in events(convo)
+
+
+def test_urgent_texter_is_served_before_earlier_normal_ones(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Crisis", skills=["crisis"], status="away")
+    helpline.text_in("hi, bad day", from_="+15550207002")
+    helpline.text_in("i took all my pills", from_="+15550207003")
+    helpline.run_jobs()
+    assert "number 1 in line" in helpline.twilio.to("+15550207003")[0]["Body"]
+    helpline.api("PUT", f"/supporters/{sam.id}/status", user=sam, json={"status": "available"})
+    helpline.db.rollback()
+    sam = helpline.db.get(User, sam.id)
+    sam.max_conversations = 1
+    helpline.db.commit()
+    helpline.run_jobs()
+    assert conversation_of(helpline, "+15550207003").supporter_id == sam.id
+    assert conversation_of(helpline, "+15550207002").status == "queued"
+
+
+def test_conversation_becoming_urgent_moves_to_crisis_trained_supporter(
+    helpline: Helpline,
+) -> None:
+    alex = helpline.supporter("Alex Untrained")
+    helpline.text_in("hey", from_="+15550207004")
+    helpline.run_jobs()
+    assert conversation_of(helpline, "+15550207004").supporter_id == alex.id
+    crisis = helpline.supporter("Sam Crisis", skills=["crisis"])
+    helpline.text_in("honestly i dont want to be alive", from_="+15550207004")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207004")
+    assert convo.supporter_id == crisis.id and convo.priority == "urgent"
+    handed = [e for e in convo.events if e.kind == "handed_off"]
+    assert handed and "crisis" in handed[0].reason
+    texts = helpline.twilio.to("+15550207004")
+    assert len(texts) == 2 and "connected with Sam" in texts[1]["Body"]
+
+
+def test_returning_texter_goes_back_to_their_previous_supporter(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207005")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207005")
+    helpline.api("POST", f"/conversations/{convo.id}/close", user=sam)
+    helpline.supporter("Ivy Idle")  # less loaded than Sam would be
+    helpline.text_in("me again", from_="+15550207005")
+    helpline.run_jobs()
+    again = conversation_of(helpline, "+15550207005")
+    assert again.id == convo.id and again.status == "active" and again.supporter_id == sam.id
+    assert events(again)[-2:] == ["reopened", "assigned"]
+
+
+def test_texter_returning_after_the_window_starts_fresh(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207006")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207006")
+    helpline.api("POST", f"/conversations/{convo.id}/close", user=sam)
+    age(helpline, convo.id, closed_at=8 * 24 * 3600)
+    helpline.text_in("hello", from_="+15550207006")
+    helpline.run_jobs()
+    helpline.db.rollback()
+    assert len(helpline.db.scalars(select(Conversation)).all()) == 2
+
+
+def test_going_offline_hands_conversations_on(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207007")
+    helpline.run_jobs()
+    ivy = helpline.supporter("Ivy Chen")
+    helpline.api("PUT", f"/supporters/{sam.id}/status", user=sam, json={"status": "offline"})
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207007")
+    assert convo.supporter_id == ivy.id
+    handed = [e for e in convo.events if e.kind == "handed_off"]
+    assert handed[0].reason == "Sam Rivers went offline"
+    assert "passed to another supporter" in helpline.twilio.to("+15550207007")[-1]["Body"]
+
+
+def test_no_first_reply_in_time_hands_on_and_sets_the_supporter_away(
+    helpline: Helpline,
+) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207008")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207008")
+    ivy = helpline.supporter("Ivy Chen")
+    age(helpline, convo.id, assigned_at=200)
+    jobs.tick()
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207008")
+    assert convo.supporter_id == ivy.id and convo.excluded_supporter_ids == [sam.id]
+    assert helpline.db.get(User, sam.id).status == "away"
+
+
+def test_a_first_reply_in_time_keeps_the_conversation(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207009")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207009")
+    helpline.api("POST", f"/conversations/{convo.id}/messages", user=sam, json={"body": "hi!"})
+    helpline.supporter("Ivy Chen")
+    age(helpline, convo.id, assigned_at=200)
+    jobs.tick()
+    helpline.run_jobs()
+    assert conversation_of(helpline, "+15550207009").supporter_id == sam.id
+
+
+def test_shift_end_hands_conversations_on(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207010")
+    helpline.run_jobs()
+    ivy = helpline.supporter("Ivy Chen")
+    convo = conversation_of(helpline, "+15550207010")
+    age(helpline, convo.id, assigned_at=600)
+    helpline.db.execute(
+        update(Shift)
+        .where(Shift.supporter_id == sam.id)
+        .values(ends_at=utcnow() - timedelta(seconds=60))
+    )
+    helpline.db.commit()
+    jobs.tick()
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207010")
+    assert convo.supporter_id == ivy.id
+    assert any("shift ended" in e.reason for e in convo.events)
+
+
+def test_quiet_conversation_is_closed_with_a_closing_text(helpline: Helpline) -> None:
+    helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207011")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207011")
+    age(helpline, convo.id, last_activity_at=3601)
+    jobs.tick()
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207011")
+    assert convo.status == "closed"
+    assert "ended" in helpline.twilio.to("+15550207011")[-1]["Body"]
+    closed = helpline.db.scalars(
+        select(ConversationEvent).where(ConversationEvent.kind == "closed")
+    ).one()
+    assert closed.reason.startswith("no texts for")
+
+
+def test_urgent_conversations_take_more_of_the_limit(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Crisis", skills=["crisis"], max_conversations=2)
+    helpline.text_in("i want to die", from_="+15550207012")
+    helpline.run_jobs()
+    helpline.text_in("hello", from_="+15550207013")
+    helpline.run_jobs()
+    assert conversation_of(helpline, "+15550207012").supporter_id == sam.id
+    assert conversation_of(helpline, "+15550207013").status == "queued"

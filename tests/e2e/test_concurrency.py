@@ -1,0 +1,179 @@
+"""Many workers at once on PostgreSQL: nobody over their limit, nobody held twice, order kept."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from helpline.config import Settings
+from helpline.models import Conversation, Message
+from tests.fakes.twilio_api import FakeTwilio
+from tests.support import Helpline
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+@pytest.fixture
+def four_workers(settings: Settings, fake_twilio: FakeTwilio) -> Iterator[None]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "SECRET_KEY": settings.secret_key,
+        "PUBLIC_URL": settings.public_url,
+        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid or "",
+        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token or "",
+        "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "workers"],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(4)
+    ]
+    try:
+        yield
+    finally:
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=30)
+
+
+def wait_for_processing(helpline: Helpline, expected: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        helpline.db.rollback()
+        done = helpline.db.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.direction == "in", Message.processed_at.is_not(None))
+        )
+        if done == expected:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"only {done} of {expected} texts processed in time")
+
+
+def counts(helpline: Helpline) -> dict[str, int]:
+    helpline.db.rollback()
+    rows = helpline.db.execute(
+        select(Conversation.status, func.count()).group_by(Conversation.status)
+    )
+    return dict(rows.all())  # type: ignore[arg-type]
+
+
+def assert_no_violation(helpline: Helpline, limit: int) -> None:
+    helpline.db.rollback()
+    per_supporter = helpline.db.execute(
+        select(Conversation.supporter_id, func.count())
+        .where(Conversation.status == "active")
+        .group_by(Conversation.supporter_id)
+    ).all()
+    assert all(count <= limit for _, count in per_supporter)
+    open_per_texter = helpline.db.execute(
+        select(Conversation.texter_id, func.count())
+        .where(Conversation.status.in_(("queued", "active")))
+        .group_by(Conversation.texter_id)
+    ).all()
+    assert all(count == 1 for _, count in open_per_texter)
+
+
+def test_200_texters_10_supporters_4_workers(helpline: Helpline, four_workers: None) -> None:
+    """Exactly 30 active and 170 queued, no supporter over 3; then the queue drains in order."""
+    casey = helpline.coordinator()
+    assert (
+        helpline.api("PATCH", "/settings", user=casey, json={"urgent_weight": 1}).status_code == 200
+    )
+    for i in range(10):
+        helpline.supporter(f"Supporter {i}", skills=["crisis"], max_conversations=3)
+    numbers = [f"+1555030{i:04d}" for i in range(200)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda n: helpline.app.test_client().post(
+                    "/twilio/messages", **_signed(helpline, n, "hello")
+                ),
+                numbers,
+            )
+        )
+    assert {a.status_code for a in answers} == {200}
+    wait_for_processing(helpline, 200)
+    assert counts(helpline) == {"active": 30, "queued": 170}
+    assert_no_violation(helpline, 3)
+    helpline.twilio.wait_for(200, timeout=60)
+    # One text each, connected or place in line, and never two.
+    assert sorted(t["To"] for t in helpline.twilio.sent) == sorted(numbers)
+
+    # Five urgent texters arrive; then every supporter's conversations close.
+    urgent_numbers = numbers[-5:]
+    for number in urgent_numbers:
+        helpline.client.post("/twilio/messages", **_signed(helpline, number, "i want to die"))
+    wait_for_processing(helpline, 205)
+    helpline.db.rollback()
+    queued_before = {
+        c.id: c
+        for c in helpline.db.scalars(select(Conversation).where(Conversation.status == "queued"))
+    }
+    for convo in helpline.db.scalars(select(Conversation).where(Conversation.status == "active")):
+        assert (
+            helpline.api("POST", f"/conversations/{convo.id}/close", user=casey).status_code == 200
+        )
+    _wait_until(lambda: counts(helpline).get("active") == 30)
+    assert_no_violation(helpline, 3)
+    helpline.db.rollback()
+    served = [
+        c for c in helpline.db.scalars(select(Conversation).where(Conversation.status == "active"))
+    ]
+    urgent_served = {c.texter.address for c in served if c.priority == "urgent"}
+    assert urgent_served == set(urgent_numbers)
+    normal_waiting = sorted(
+        (c for c in queued_before.values() if c.priority == "normal"),
+        key=lambda c: (c.waiting_since, c.id),
+    )
+    assert {c.id for c in served if c.priority == "normal"} == {c.id for c in normal_waiting[:25]}
+
+
+def _signed(helpline: Helpline, number: str, body: str) -> dict[str, object]:
+    from urllib.parse import urlencode
+
+    from tests.support import HELPLINE_NUMBER, message_sid, sign
+
+    form = {
+        "MessageSid": message_sid(),
+        "AccountSid": helpline.settings.twilio_account_sid or "",
+        "From": number,
+        "To": HELPLINE_NUMBER,
+        "Body": body,
+        "NumMedia": "0",
+    }
+    url = helpline.settings.public_url + "/twilio/messages"
+    return {
+        "data": urlencode(form),
+        "content_type": "application/x-www-form-urlencoded",
+        "headers": {"X-Twilio-Signature": sign(helpline.settings.webhook_auth_token, url, form)},
+    }
+
+
+def _wait_until(check: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")

@@ -57,3 +57,18 @@ def is_on_shift(rules: Iterable[ShiftRule], now: datetime, grace: timedelta = ti
     """On shift at `now`, and not within `grace` of the shift's end."""
     end = current_shift_end(rules, now)
     return end is not None and end - now > grace
+
+
+def next_opening(
+    rules: Iterable[ShiftRule], now: datetime, horizon: timedelta = timedelta(days=14)
+) -> datetime | None:
+    """When the next shift starts (of anyone's `rules`), within `horizon`; None if never."""
+    starts = [
+        begin for rule in rules for begin, _ in occurrences(rule, now, now + horizon) if begin > now
+    ]
+    return min(starts, default=None)
+
+
+def anyone_on_shift(rules: Iterable[ShiftRule], now: datetime) -> bool:
+    """Is any of `rules` covering `now` (whoever it belongs to)?"""
+    return current_shift_end(rules, now) is not None

@@ -15,6 +15,7 @@ from helpline.services import outbound, snapshots
 from helpline.services import settings as settings_service
 from routing.model import Assign, Decision
 from routing.policy import plan_assignments, queue_order
+from routing.schedule import anyone_on_shift, next_opening
 
 # One routing pass at a time across every worker: PostgreSQL advisory lock key.
 ROUTING_LOCK_KEY = 0x48454C50  # "HELP"
@@ -71,11 +72,20 @@ def route_queue(
             texts += send(session, convo, _join(values, opening, body), now)
         elif opening is not None:
             _record(session, convo, "queued", decision.reason, now, detail=_detail(decision))
-            body = settings_service.render(
-                values, "waiting", position=queue_position(session, convo)
-            )
+            body = _waiting(session, convo, now, values)
             texts += send(session, convo, _join(values, opening, body), now)
     return texts
+
+
+def _waiting(session: Session, convo: Conversation, now: datetime, values: dict[str, Any]) -> str:
+    """The texter's place in line, or, when nobody is on shift at all, when the line opens."""
+    rules = snapshots.all_shift_rules(session)
+    emergency = values["emergency_numbers"]
+    if anyone_on_shift(rules, now):
+        position = queue_position(session, convo)
+        return settings_service.render(values, "waiting", position=position, emergency=emergency)
+    opening = settings_service.opening_phrase(values, next_opening(rules, now))
+    return settings_service.render(values, "out_of_hours", opening=opening, emergency=emergency)
 
 
 def _join(values: dict[str, Any], opening: str | None, body: str) -> str:

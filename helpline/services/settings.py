@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,11 +20,15 @@ DEFAULTS: dict[str, Any] = {
     "urgent_weight": 2,
     "text_greeting": "Thanks for texting. You've reached a peer support line.",
     "text_waiting": "You're number {position} in line. A trained peer supporter will text you "
-    "as soon as they can. If you are in danger right now, call your local emergency number.",
+    "as soon as they can. If you are in danger right now, {emergency}",
     "text_connected": "You're now connected with {supporter_name}, a trained peer supporter.",
     "text_handed_off": "Your conversation is being passed to another supporter, who will see "
     "what you've shared so far.",
     "text_closed": "This conversation has ended. You can text us again any time.",
+    "text_out_of_hours": "Nobody is on the line right now. We open again {opening}; your text is "
+    "kept and a supporter will reply then. If you are in danger now, {emergency}",
+    "emergency_numbers": "call your local emergency number.",
+    "helpline_timezone": "UTC",
 }
 
 SECONDS_KEYS = (
@@ -69,10 +75,27 @@ def update(session: Session, changes: dict[str, Any]) -> dict[str, Any]:
                 raise SettingsError(f"{key} must be a whole number from 1 to 10")
         elif not isinstance(value, str) or not value.strip() or len(value) > 1000:
             raise SettingsError(f"{key} must be a non-empty text of at most 1000 characters")
+    if "helpline_timezone" in changes:
+        _check_zone(changes["helpline_timezone"])
     for key, value in changes.items():
         session.merge(Setting(key=key, value=value))
     session.flush()
     return load(session)
+
+
+def _check_zone(value: object) -> None:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"helpline_timezone: unknown time zone {value!r}") from exc
+
+
+def opening_phrase(values: dict[str, Any], opening: datetime | None) -> str:
+    """'on Tuesday at 18:00' in the helpline's zone, or a plain word when nothing is planned."""
+    if opening is None:
+        return "as soon as a supporter is scheduled"
+    local = opening.astimezone(ZoneInfo(str(values["helpline_timezone"])))
+    return local.strftime("on %A at %H:%M")
 
 
 def render(values: dict[str, Any], name: str, **fields: object) -> str:

@@ -85,6 +85,14 @@ def supporter(user: models.User, load: Load, shifts: Sequence[models.Shift]) -> 
     )
 
 
+def all_shift_rules(session: Session) -> tuple[model.ShiftRule, ...]:
+    """Every active user's shifts: to know whether the line is staffed at all."""
+    shifts = session.scalars(
+        select(models.Shift).join(models.User).where(models.User.is_active)
+    ).all()
+    return shift_rules(shifts)
+
+
 def conversation(row: models.Conversation) -> model.Conversation:
     assert row.waiting_since is not None, "a queued conversation always has waiting_since"
     return model.Conversation(

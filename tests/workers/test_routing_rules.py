@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
@@ -190,3 +191,45 @@ def test_urgent_conversations_take_more_of_the_limit(helpline: Helpline) -> None
     helpline.run_jobs()
     assert conversation_of(helpline, "+15550207012").supporter_id == sam.id
     assert conversation_of(helpline, "+15550207013").status == "queued"
+
+
+def test_out_of_hours_texter_is_told_when_the_line_opens(helpline: Helpline) -> None:
+    casey = helpline.coordinator()
+    helpline.api(
+        "PATCH",
+        "/settings",
+        user=casey,
+        json={
+            "emergency_numbers": "call 911 or text 988.",
+            "helpline_timezone": "America/New_York",
+        },
+    )
+    sam = helpline.supporter("Sam Rivers", on_shift=False)
+    opens = (utcnow() + timedelta(hours=5)).replace(minute=0, second=0, microsecond=0)
+    helpline.api(
+        "POST",
+        "/shifts",
+        user=casey,
+        json={
+            "supporter_id": sam.id,
+            "starts_at": opens.isoformat(),
+            "ends_at": (opens + timedelta(hours=3)).isoformat(),
+        },
+    )
+    helpline.text_in("anyone?", from_="+15550207014")
+    helpline.run_jobs()
+    (text,) = helpline.twilio.to("+15550207014")
+    local = opens.astimezone(ZoneInfo("America/New_York"))
+    assert "Nobody is on the line right now" in text["Body"]
+    assert local.strftime("%A at %H:%M") in text["Body"]
+    assert "call 911 or text 988." in text["Body"]
+    assert conversation_of(helpline, "+15550207014").status == "queued"
+
+
+def test_waiting_texter_while_staffed_gets_their_place_not_out_of_hours(
+    helpline: Helpline,
+) -> None:
+    helpline.supporter("Sam Rivers", status="away")
+    helpline.text_in("hello", from_="+15550207015")
+    helpline.run_jobs()
+    assert "number 1 in line" in helpline.twilio.to("+15550207015")[0]["Body"]

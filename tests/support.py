@@ -121,7 +121,12 @@ class Helpline:
             SimpleWorker(rq_queues, connection=redis).work(burst=True)
             if not (retries and _release_scheduled(rq_queues)):
                 break
-        self.db.rollback()  # end the read snapshot: see what the jobs wrote
+        self.look_again()
+
+    def look_again(self) -> None:
+        """End this session's read snapshot and forget loaded rows: see what others wrote."""
+        self.db.rollback()
+        self.db.expire_all()
 
     # Staff -------------------------------------------------------------------------------
     def supporter(

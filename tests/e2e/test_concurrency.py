@@ -58,7 +58,7 @@ def four_workers(settings: Settings, fake_twilio: FakeTwilio) -> Iterator[None]:
 def wait_for_processing(helpline: Helpline, expected: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        helpline.db.rollback()
+        helpline.look_again()
         done = helpline.db.scalar(
             select(func.count())
             .select_from(Message)
@@ -71,7 +71,7 @@ def wait_for_processing(helpline: Helpline, expected: int, timeout: float = 120)
 
 
 def counts(helpline: Helpline) -> dict[str, int]:
-    helpline.db.rollback()
+    helpline.look_again()
     rows = helpline.db.execute(
         select(Conversation.status, func.count()).group_by(Conversation.status)
     )
@@ -79,7 +79,7 @@ def counts(helpline: Helpline) -> dict[str, int]:
 
 
 def assert_no_violation(helpline: Helpline, limit: int) -> None:
-    helpline.db.rollback()
+    helpline.look_again()
     per_supporter = helpline.db.execute(
         select(Conversation.supporter_id, func.count())
         .where(Conversation.status == "active")
@@ -125,7 +125,7 @@ def test_200_texters_10_supporters_4_workers(helpline: Helpline, four_workers: N
     for number in urgent_numbers:
         helpline.client.post("/twilio/messages", **_signed(helpline, number, "i want to die"))
     wait_for_processing(helpline, 205)
-    helpline.db.rollback()
+    helpline.look_again()
     queued_before = {
         c.id: c
         for c in helpline.db.scalars(select(Conversation).where(Conversation.status == "queued"))
@@ -136,7 +136,7 @@ def test_200_texters_10_supporters_4_workers(helpline: Helpline, four_workers: N
         )
     _wait_until(lambda: counts(helpline).get("active") == 30)
     assert_no_violation(helpline, 3)
-    helpline.db.rollback()
+    helpline.look_again()
     served = [
         c for c in helpline.db.scalars(select(Conversation).where(Conversation.status == "active"))
     ]

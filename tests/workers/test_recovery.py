@@ -17,7 +17,7 @@ from workers.__main__ import keep_ticking
 
 
 def age_all_messages(helpline: Helpline, seconds: int) -> None:
-    helpline.db.rollback()  # leave any read snapshot before writing (SQLite)
+    helpline.look_again()  # leave any read snapshot before writing (SQLite)
     helpline.db.execute(update(Message).values(created_at=utcnow() - timedelta(seconds=seconds)))
     helpline.db.commit()
 

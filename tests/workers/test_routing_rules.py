@@ -14,7 +14,7 @@ from workers import jobs
 
 
 def conversation_of(helpline: Helpline, number: str) -> Conversation:
-    helpline.db.rollback()
+    helpline.look_again()
     convo = next(c for c in helpline.db.scalars(select(Conversation)) if c.texter.address == number)
     return convo
 
@@ -25,7 +25,7 @@ def events(convo: Conversation) -> list[str]:
 
 def age(helpline: Helpline, convo_id: int, **fields: Any) -> None:
     """Move a conversation's timestamps into the past, as if time had passed."""
-    helpline.db.rollback()
+    helpline.look_again()
     past = {name: utcnow() - timedelta(seconds=s) for name, s in fields.items()}
     helpline.db.execute(update(Conversation).where(Conversation.id == convo_id).values(**past))
     helpline.db.commit()
@@ -49,7 +49,7 @@ def test_urgent_texter_is_served_before_earlier_normal_ones(helpline: Helpline) 
     helpline.run_jobs()
     assert "number 1 in line" in helpline.twilio.to("+15550207003")[0]["Body"]
     helpline.api("PUT", f"/supporters/{sam.id}/status", user=sam, json={"status": "available"})
-    helpline.db.rollback()
+    helpline.look_again()
     sam = helpline.db.get(User, sam.id)
     sam.max_conversations = 1
     helpline.db.commit()
@@ -99,7 +99,7 @@ def test_texter_returning_after_the_window_starts_fresh(helpline: Helpline) -> N
     age(helpline, convo.id, closed_at=8 * 24 * 3600)
     helpline.text_in("hello", from_="+15550207006")
     helpline.run_jobs()
-    helpline.db.rollback()
+    helpline.look_again()
     assert len(helpline.db.scalars(select(Conversation)).all()) == 2
 
 

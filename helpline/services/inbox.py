@@ -1,0 +1,64 @@
+"""What a supporter's inbox shows: their conversations, and a thread with its history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpline.models import Conversation, ConversationEvent, Message, User
+
+
+@dataclass(frozen=True)
+class Row:
+    conversation: Conversation
+    last_text: Message | None
+    waiting_on_me: bool  # the texter wrote last
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a thread: a text or an event, in time order."""
+
+    at: datetime
+    message: Message | None = None
+    event: ConversationEvent | None = None
+
+
+def my_conversations(session: Session, user: User) -> list[Row]:
+    """The user's active conversations: urgent first, then the longest-waiting texter."""
+    convos = session.scalars(
+        select(Conversation).where(
+            Conversation.supporter_id == user.id, Conversation.status == "active"
+        )
+    ).all()
+    rows = []
+    for convo in convos:
+        last = convo.messages[-1] if convo.messages else None
+        rows.append(Row(convo, last, bool(last and last.direction == "in")))
+    return sorted(
+        rows,
+        key=lambda r: (
+            r.conversation.priority != "urgent",
+            not r.waiting_on_me,
+            r.conversation.last_inbound_at or r.conversation.created_at,
+        ),
+    )
+
+
+def visible_to(session: Session, user: User, conversation_id: int) -> Conversation | None:
+    """The conversation if `user` may open it: a coordinator, or the supporter holding it."""
+    convo = session.get(Conversation, conversation_id)
+    if convo is None:
+        return None
+    if user.role == "coordinator" or convo.supporter_id == user.id:
+        return convo
+    return None
+
+
+def thread(convo: Conversation) -> list[Entry]:
+    entries = [Entry(m.created_at, message=m) for m in convo.messages]
+    entries += [Entry(e.created_at, event=e) for e in convo.events]
+    return sorted(entries, key=lambda e: e.at)

@@ -145,6 +145,11 @@ class Conversation(Base):
     first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When it became urgent: how long an urgent texter has waited for crisis-trained help.
+    urgent_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    program_id: Mapped[int | None] = mapped_column(
+        ForeignKey("programs.id", ondelete="SET NULL", name="fk_conversations_program_id_programs")
+    )
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -202,6 +207,35 @@ class ConversationEvent(Base):
     supporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Program(Base):
+    """A line within the helpline (a Spanish line, a youth line): its numbers, needs and texts."""
+
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    required_skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str | None] = mapped_column(String(16))
+    # Overrides of the texts sent to texters, by setting key ("text_greeting": "Hola…").
+    texts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    numbers: Mapped[list[ProgramNumber]] = relationship(
+        back_populates="program", cascade="all, delete-orphan"
+    )
+
+
+class ProgramNumber(Base):
+    """A helpline number (the `To` a texter writes to) and the program it belongs to."""
+
+    __tablename__ = "program_numbers"
+
+    number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))
+
+    program: Mapped[Program] = relationship(back_populates="numbers")
 
 
 class Setting(Base):

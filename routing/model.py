@@ -46,6 +46,7 @@ class Conversation:
     language: str | None = None
     previous_supporter_id: int | None = None
     excluded_supporter_ids: frozenset[int] = frozenset()
+    urgent_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class RoutingSettings:
     first_response_timeout_s: int = 180
     inactivity_close_s: int = 3600
     urgent_weight: int = 2
+    # After this long with no crisis-trained supporter free, an urgent texter is offered to
+    # any eligible supporter (and coordinators are alerted).
+    crisis_fallback_s: int = 120
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class Assign:
     supporter_id: int
     reason: str
     passed_over: dict[int, str] = field(default_factory=dict)
+    # Skills required but waived for this assignment (the crisis fallback).
+    waived: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

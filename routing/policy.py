@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from routing.eligibility import why_not_eligible
 from routing.model import Assign, Conversation, Decision, RoutingSettings, Supporter, Wait
+from routing.triage import CRISIS_SKILL
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PRIORITY_RANK = {"urgent": 0, "normal": 1}
@@ -29,8 +30,40 @@ def weight(convo: Conversation, settings: RoutingSettings) -> int:
 def choose_supporter(
     convo: Conversation, supporters: Sequence[Supporter], now: datetime, settings: RoutingSettings
 ) -> Decision:
-    """Pick who takes `convo`: the texter's previous supporter when eligible, else the least
-    loaded eligible supporter, longest since their last assignment on a tie."""
+    """Pick who takes `convo`; an urgent texter left too long without crisis-trained help is
+    offered to any eligible supporter rather than kept waiting."""
+    decision = _choose(convo, supporters, now, settings)
+    if isinstance(decision, Assign) or not is_crisis_overdue(convo, now, settings):
+        return decision
+    relaxed = replace(convo, required_skills=convo.required_skills - {CRISIS_SKILL})
+    fallback = _choose(relaxed, supporters, now, settings)
+    if isinstance(fallback, Wait):
+        return decision
+    waited = int((now - (convo.urgent_since or now)).total_seconds() // 60)
+    reason = (
+        f"no crisis-trained supporter free for {waited} min: offered to any eligible "
+        f"supporter ({fallback.reason})"
+    )
+    return replace(
+        fallback, reason=reason, passed_over=decision.passed_over, waived=frozenset({CRISIS_SKILL})
+    )
+
+
+def is_crisis_overdue(convo: Conversation, now: datetime, settings: RoutingSettings) -> bool:
+    """An urgent texter who needs crisis-trained help and has waited past the fallback time."""
+    return (
+        convo.priority == "urgent"
+        and CRISIS_SKILL in convo.required_skills
+        and convo.urgent_since is not None
+        and (now - convo.urgent_since).total_seconds() >= settings.crisis_fallback_s
+    )
+
+
+def _choose(
+    convo: Conversation, supporters: Sequence[Supporter], now: datetime, settings: RoutingSettings
+) -> Decision:
+    """The texter's previous supporter when eligible, else the least loaded eligible
+    supporter, longest since their last assignment on a tie."""
     passed_over: dict[int, str] = {}
     eligible: list[Supporter] = []
     for supporter in supporters:

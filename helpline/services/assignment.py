@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,8 @@ from helpline.services import settings as settings_service
 from routing.model import Assign, Decision
 from routing.policy import plan_assignments, queue_order
 from routing.schedule import anyone_on_shift, next_opening
+
+log = logging.getLogger(__name__)
 
 # One routing pass at a time across every worker: PostgreSQL advisory lock key.
 ROUTING_LOCK_KEY = 0x48454C50  # "HELP"
@@ -65,6 +68,8 @@ def route_queue(
         if isinstance(decision, Assign):
             supporter = session.get(User, decision.supporter_id)
             assert supporter is not None
+            if decision.waived:
+                _waive(session, convo, decision, now)
             assign(session, convo, supporter, now, decision.reason, _detail(decision))
             body = settings_service.render(
                 values, "connected", supporter_name=first_name(supporter)
@@ -86,6 +91,21 @@ def _waiting(session: Session, convo: Conversation, now: datetime, values: dict[
         return settings_service.render(values, "waiting", position=position, emergency=emergency)
     opening = settings_service.opening_phrase(values, next_opening(rules, now))
     return settings_service.render(values, "out_of_hours", opening=opening, emergency=emergency)
+
+
+def _waive(session: Session, convo: Conversation, decision: Assign, now: datetime) -> None:
+    """The crisis fallback: record the alert for coordinators and drop the waived skills."""
+    waived = sorted(decision.waived)
+    convo.required_skills = [s for s in convo.required_skills if s not in decision.waived]
+    _record(
+        session,
+        convo,
+        "alert",
+        f"urgent texter waited without {', '.join(waived)} help; coordinators alerted",
+        now,
+        detail={"waived": waived},
+    )
+    log.warning("crisis fallback for conversation %s: no crisis-trained supporter free", convo.id)
 
 
 def _join(values: dict[str, Any], opening: str | None, body: str) -> str:

@@ -169,6 +169,7 @@ def _escalate(session: Session, convo: Conversation, message: Message, now: date
     if risk is None:
         return False
     convo.priority = "urgent"
+    convo.urgent_since = now
     if CRISIS_SKILL not in convo.required_skills:
         convo.required_skills = [*convo.required_skills, CRISIS_SKILL]
     _event(

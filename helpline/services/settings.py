@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "inactivity_close_s": 3600,
     "return_window_s": 7 * 24 * 3600,
     "urgent_weight": 2,
+    "crisis_fallback_s": 120,
     "text_greeting": "Thanks for texting. You've reached a peer support line.",
     "text_waiting": "You're number {position} in line. A trained peer supporter will text you "
     "as soon as they can. If you are in danger right now, {emergency}",
@@ -36,6 +37,7 @@ SECONDS_KEYS = (
     "shift_end_grace_s",
     "inactivity_close_s",
     "return_window_s",
+    "crisis_fallback_s",
 )
 COUNT_KEYS = ("urgent_weight",)
 
@@ -59,6 +61,7 @@ def routing_settings(values: dict[str, Any]) -> RoutingSettings:
         first_response_timeout_s=int(values["first_response_timeout_s"]),
         inactivity_close_s=int(values["inactivity_close_s"]),
         urgent_weight=int(values["urgent_weight"]),
+        crisis_fallback_s=int(values["crisis_fallback_s"]),
     )
 
 

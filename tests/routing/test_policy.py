@@ -134,3 +134,28 @@ def test_a_supporter_who_let_it_time_out_is_not_offered_it_again() -> None:
         conversation(excluded_supporter_ids=frozenset({1})), [supporter(1)], NOW, SETTINGS
     )
     assert isinstance(decision, Wait)
+
+
+def test_urgent_texter_waits_for_crisis_help_until_the_fallback_time() -> None:
+    convo = conversation(
+        priority="urgent", required_skills={"crisis"}, urgent_since=NOW - timedelta(seconds=119)
+    )
+    assert isinstance(choose_supporter(convo, [supporter(1)], NOW, SETTINGS), Wait)
+
+
+def test_urgent_texter_is_offered_to_anyone_eligible_after_the_fallback_time() -> None:
+    convo = conversation(
+        priority="urgent", required_skills={"crisis"}, urgent_since=NOW - timedelta(seconds=120)
+    )
+    decision = choose_supporter(convo, [supporter(1)], NOW, SETTINGS)
+    assert isinstance(decision, Assign) and decision.waived == frozenset({"crisis"})
+    assert decision.reason.startswith("no crisis-trained supporter free for 2 min")
+
+
+def test_fallback_still_needs_the_other_skills() -> None:
+    convo = conversation(
+        priority="urgent",
+        required_skills={"crisis", "es"},
+        urgent_since=NOW - timedelta(minutes=10),
+    )
+    assert isinstance(choose_supporter(convo, [supporter(1)], NOW, SETTINGS), Wait)

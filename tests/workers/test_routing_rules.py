@@ -233,3 +233,23 @@ def test_waiting_texter_while_staffed_gets_their_place_not_out_of_hours(
     helpline.text_in("hello", from_="+15550207015")
     helpline.run_jobs()
     assert "number 1 in line" in helpline.twilio.to("+15550207015")[0]["Body"]
+
+
+def test_urgent_texter_without_crisis_help_goes_to_anyone_and_alerts(helpline: Helpline) -> None:
+    alex = helpline.supporter("Alex Untrained")
+    helpline.text_in("i want to end my life", from_="+15550207016")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207016")
+    assert convo.status == "queued"
+    age(helpline, convo.id, urgent_since=121)
+    jobs.tick()
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207016")
+    assert convo.supporter_id == alex.id
+    assert "alert" in events(convo)
+    assignment = [e for e in convo.events if e.kind == "assigned"][-1]
+    assert assignment.reason.startswith("no crisis-trained supporter free")
+    # ...and it stays with Alex: the handoff rules do not take it back for the waived skill.
+    jobs.tick()
+    helpline.run_jobs()
+    assert conversation_of(helpline, "+15550207016").supporter_id == alex.id

@@ -10,6 +10,7 @@ from helpline.auth import current_user, login_required
 from helpline.models import Conversation
 from helpline.services import assignment, inbox, outbound, users
 from helpline.services.texters import alias
+from routing.channel import reply_window_closes_at
 from workers import queues
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -31,6 +32,19 @@ def _partial(full: str, partial: str, **context: object) -> str:
 def index() -> str:
     rows = inbox.my_conversations(web.db(), current_user())
     return _partial("inbox/index.html", "inbox/_list.html", rows=rows)
+
+
+def _thread_page(convo: Conversation, **context: object) -> str:
+    closes = reply_window_closes_at(convo.channel, convo.last_inbound_at)
+    return _partial(
+        "inbox/thread.html",
+        "inbox/_thread.html",
+        convo=convo,
+        entries=inbox.thread(convo),
+        window_closes_at=closes,
+        window_closed=closes is not None and closes <= web.now(),
+        **context,
+    )
 
 
 def _visible(conversation_id: int) -> Conversation:
@@ -68,9 +82,7 @@ def reply(conversation_id: int) -> Response | tuple[str, int]:
         except assignment.NotOpen as exc:
             error, status = f"Nothing can be sent: {exc}.", 409
     if error:
-        return render_template(
-            "inbox/thread.html", convo=convo, entries=inbox.thread(convo), error=error, draft=body
-        ), status
+        return _thread_page(convo, error=error, draft=body), status
     web.db().commit()
     queues.send_text(web.redis(), message.id)
     return redirect(url_for(".conversation", conversation_id=convo.id))

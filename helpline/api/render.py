@@ -7,6 +7,7 @@ from typing import Any
 from helpline import web
 from helpline.models import Conversation, ConversationEvent, Message
 from helpline.services.texters import alias
+from routing.channel import reply_window_closes_at
 
 
 def iso(value: Any) -> str | None:
@@ -33,6 +34,7 @@ def conversation_summary(convo: Conversation, for_coordinator: bool) -> dict[str
         "required_skills": convo.required_skills,
         "texter": texter(convo, for_coordinator),
         "waiting_since": iso(convo.waiting_since),
+        "reply_window_closes_at": iso(reply_window_closes_at(convo.channel, convo.last_inbound_at)),
         "assigned_at": iso(convo.assigned_at),
         "closed_at": iso(convo.closed_at),
         "created_at": iso(convo.created_at),

@@ -14,6 +14,7 @@ from helpline.db import is_postgresql
 from helpline.models import Conversation, ConversationEvent, Message, User
 from helpline.services import outbound, snapshots
 from helpline.services import settings as settings_service
+from routing.channel import is_reply_window_open
 from routing.model import Assign, Decision
 from routing.policy import plan_assignments, queue_order
 from routing.schedule import anyone_on_shift, next_opening
@@ -30,6 +31,10 @@ HANDED_OFF = "handed_off"  # a conversation just taken from its supporter
 
 class NotOpen(Exception):
     """The conversation is closed: nothing more can be sent in it."""
+
+
+class WindowClosed(NotOpen):
+    """WhatsApp's 24-hour window is closed: the texter must write first."""
 
 
 def lock_routing(session: Session) -> None:
@@ -127,7 +132,11 @@ def _record(
 
 
 def send(session: Session, convo: Conversation, body: str, now: datetime) -> list[Message]:
-    """Queue a system text to the texter; nothing when they have opted out."""
+    """Queue a system text to the texter; nothing when they have opted out or WhatsApp's
+    window is closed (Twilio would refuse it), which is recorded instead."""
+    if not is_reply_window_open(convo.channel, convo.last_inbound_at, now):
+        _record(session, convo, "not_sent", "WhatsApp's 24-hour window is closed", now)
+        return []
     try:
         return [outbound.queue_text(session, convo, body, now)]
     except outbound.OptedOut:
@@ -218,6 +227,10 @@ def reply(session: Session, convo: Conversation, body: str, author: User, now: d
     """A supporter's text to the texter, queued to go out after commit."""
     if convo.status != "active":
         raise NotOpen(f"the conversation is {convo.status}")
+    if not is_reply_window_open(convo.channel, convo.last_inbound_at, now):
+        raise WindowClosed(
+            "WhatsApp's 24-hour reply window is closed: the texter has to write first"
+        )
     message = outbound.queue_text(session, convo, body, now, author_id=author.id)
     if convo.first_reply_at is None:
         convo.first_reply_at = now

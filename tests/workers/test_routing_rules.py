@@ -253,3 +253,39 @@ def test_urgent_texter_without_crisis_help_goes_to_anyone_and_alerts(helpline: H
     jobs.tick()
     helpline.run_jobs()
     assert conversation_of(helpline, "+15550207016").supporter_id == alex.id
+
+
+def test_whatsapp_reply_after_24_hours_is_refused_and_explained(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hola", from_="whatsapp:+15550207017", to="whatsapp:+15550100000")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "whatsapp:+15550207017")
+    detail = helpline.api("GET", f"/conversations/{convo.id}", user=sam).get_json()
+    assert detail["reply_window_closes_at"]
+    ok = helpline.api(
+        "POST", f"/conversations/{convo.id}/messages", user=sam, json={"body": "hi, I'm here"}
+    )
+    assert ok.status_code == 202
+    age(helpline, convo.id, last_inbound_at=24 * 3600 + 1)
+    late = helpline.api(
+        "POST", f"/conversations/{convo.id}/messages", user=sam, json={"body": "still there?"}
+    )
+    assert late.status_code == 409 and "24-hour" in late.get_json()["error"]
+
+
+def test_sms_has_no_reply_window(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207018")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207018")
+    age(helpline, convo.id, last_inbound_at=3 * 24 * 3600)
+    answer = helpline.api(
+        "POST", f"/conversations/{convo.id}/messages", user=sam, json={"body": "checking in"}
+    )
+    assert answer.status_code == 202
+    assert (
+        helpline.api("GET", f"/conversations/{convo.id}", user=sam).get_json()[
+            "reply_window_closes_at"
+        ]
+        is None
+    )

@@ -155,6 +155,7 @@ class Conversation(Base):
 
     texter: Mapped[Texter] = relationship()
     supporter: Mapped[User | None] = relationship(foreign_keys=[supporter_id])
+    program: Mapped[Program | None] = relationship()
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"
     )

@@ -110,6 +110,14 @@ def spec() -> dict[str, Any]:
                 "Reply": _obj(("body",), body=_S),
                 "Transfer": _obj(supporter_id=_I, skill=_S, note=_S),
                 "Close": _obj(note=_S),
+                "Program": _obj(
+                    ("name",),
+                    name=_S,
+                    numbers=_LIST,
+                    required_skills=_LIST,
+                    language=_S,
+                    texts={"type": "object"},
+                ),
             },
         },
         "paths": {
@@ -153,6 +161,20 @@ def spec() -> dict[str, Any]:
             "/settings": {
                 "get": _op("Routing settings and texts"),
                 "patch": _op("Change settings", body="Settings"),
+            },
+            "/programs": {
+                "get": _op("Programs and their helpline numbers"),
+                "post": _op(
+                    "Create a program", "201", "Program", errors=("400", "401", "403", "409")
+                ),
+            },
+            "/programs/{id}": {
+                "parameters": _id("id"),
+                "get": _op("One program"),
+                "patch": _op(
+                    "Change a program", body="Program", errors=("400", "401", "403", "404", "409")
+                ),
+                "delete": _op("Delete a program", "204"),
             },
             "/queue": {"get": _op("Waiting conversations in serving order")},
             "/conversations": {"get": _op("List conversations", params=("status", *paged))},

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from helpline.db import is_postgresql
 from helpline.models import Conversation, ConversationEvent, Message, User
-from helpline.services import outbound, snapshots
+from helpline.services import outbound, programs, snapshots
 from helpline.services import settings as settings_service
 from routing.channel import is_reply_window_open
 from routing.model import Assign, Decision
@@ -69,22 +69,33 @@ def route_queue(
     texts: list[Message] = []
     for decision in decisions:
         convo = by_id[decision.conversation_id]
-        opening = announce.get(convo.id)
-        if isinstance(decision, Assign):
-            supporter = session.get(User, decision.supporter_id)
-            assert supporter is not None
-            if decision.waived:
-                _waive(session, convo, decision, now)
-            assign(session, convo, supporter, now, decision.reason, _detail(decision))
-            body = settings_service.render(
-                values, "connected", supporter_name=first_name(supporter)
-            )
-            texts += send(session, convo, _join(values, opening, body), now)
-        elif opening is not None:
-            _record(session, convo, "queued", decision.reason, now, detail=_detail(decision))
-            body = _waiting(session, convo, now, values)
-            texts += send(session, convo, _join(values, opening, body), now)
+        texts += _apply(session, convo, decision, announce.get(convo.id), values, now)
     return texts
+
+
+def _apply(
+    session: Session,
+    convo: Conversation,
+    decision: Decision,
+    opening: str | None,
+    values: dict[str, Any],
+    now: datetime,
+) -> list[Message]:
+    """Carry out one decision, and text the texter what it means for them."""
+    values = programs.texts_for(values, convo.program)
+    if isinstance(decision, Assign):
+        supporter = session.get(User, decision.supporter_id)
+        assert supporter is not None
+        if decision.waived:
+            _waive(session, convo, decision, now)
+        assign(session, convo, supporter, now, decision.reason, _detail(decision))
+        body = settings_service.render(values, "connected", supporter_name=first_name(supporter))
+        return send(session, convo, _join(values, opening, body), now)
+    if opening is None:
+        return []
+    _record(session, convo, "queued", decision.reason, now, detail=_detail(decision))
+    body = _waiting(session, convo, now, values)
+    return send(session, convo, _join(values, opening, body), now)
 
 
 def _waiting(session: Session, convo: Conversation, now: datetime, values: dict[str, Any]) -> str:
@@ -219,7 +230,7 @@ def close(
     session.flush()
     if not notify:
         return []
-    values = settings_service.load(session)
+    values = programs.texts_for(settings_service.load(session), convo.program)
     return send(session, convo, settings_service.render(values, "closed"), now)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from helpline.db import insert_ignoring_conflicts, is_postgresql
 from helpline.models import OPEN_STATUSES, Conversation, ConversationEvent, Message, Texter
-from helpline.services import assignment, handoffs, keywords, snapshots
+from helpline.services import assignment, handoffs, keywords, programs, snapshots
 from helpline.services import settings as settings_service
 from routing.handoff import decide
 from routing.model import Handoff
@@ -110,11 +110,14 @@ def open_conversation(session: Session, texter_id: int) -> Conversation | None:
 
 
 def _open(session: Session, texter: Texter, message: Message, now: datetime) -> Conversation:
+    program = programs.program_for(session, message.to_address)
     convo = Conversation(
         texter_id=texter.id,
         status="queued",
         priority="normal",
-        required_skills=[],
+        program_id=program.id if program else None,
+        required_skills=list(program.required_skills) if program else [],
+        language=program.language if program else None,
         excluded_supporter_ids=[],
         channel="whatsapp" if message.from_address.startswith("whatsapp:") else "sms",
         helpline_number=message.to_address,

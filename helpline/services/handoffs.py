@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpline.models import Conversation, Message, User
-from helpline.services import assignment, snapshots
+from helpline.services import assignment, programs, snapshots
 from helpline.services import settings as settings_service
 from routing.handoff import plan_handoffs
 from routing.model import Close, Handoff
@@ -72,7 +72,7 @@ def transfer(
 ) -> list[Message]:
     """Move `convo` to a named supporter, or back to the queue for a skill pool; the texter
     gets one text either way."""
-    values = settings_service.load(session)
+    values = programs.texts_for(settings_service.load(session), convo.program)
     if to_supporter is not None:
         reason = f"transferred by {actor.name} to {to_supporter.name}"
         assignment.assign(

@@ -266,6 +266,7 @@ def test_openapi_describes_every_api_route(helpline: Helpline) -> None:
         .replace("<int:user_id>", "<id>")
         .replace("<int:conversation_id>", "<id>")
         .replace("<int:shift_id>", "<id>")
+        .replace("<int:program_id>", "<id>")
         for rule in helpline.app.url_map.iter_rules()
         if str(rule).startswith("/api/v1")
     }

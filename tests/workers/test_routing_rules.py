@@ -289,3 +289,53 @@ def test_sms_has_no_reply_window(helpline: Helpline) -> None:
         ]
         is None
     )
+
+
+def test_program_number_routes_by_its_language_and_speaks_its_texts(helpline: Helpline) -> None:
+    casey = helpline.coordinator()
+    created = helpline.api(
+        "POST",
+        "/programs",
+        user=casey,
+        json={
+            "name": "Línea en español",
+            "numbers": ["+15550109999"],
+            "language": "es",
+            "texts": {
+                "text_greeting": "Gracias por escribir.",
+                "text_connected": "Ahora hablas con {supporter_name}.",
+            },
+        },
+    )
+    assert created.status_code == 201
+    helpline.supporter("Alex English", languages=["en"])
+    ana = helpline.supporter("Ana Díaz", languages=["en", "es"])
+    helpline.text_in("hola", from_="+15550207019", to="+15550109999")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207019")
+    assert convo.language == "es" and convo.supporter_id == ana.id
+    (text,) = helpline.twilio.to("+15550207019")
+    assert text["Body"] == "Gracias por escribir. Ahora hablas con Ana."
+    assert text["From"] == "+15550109999"
+
+
+def test_unknown_number_falls_back_to_the_default_program(helpline: Helpline) -> None:
+    helpline.supporter("Alex English", languages=["en"])
+    helpline.text_in("hello", from_="+15550207020", to="+15550108888")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207020")
+    assert convo.program_id is None and convo.status == "active"
+
+
+def test_a_number_belongs_to_one_program_only(helpline: Helpline) -> None:
+    casey = helpline.coordinator()
+    first = helpline.api(
+        "POST", "/programs", user=casey, json={"name": "Youth", "numbers": ["+15550107777"]}
+    )
+    assert first.status_code == 201
+    second = helpline.api(
+        "POST", "/programs", user=casey, json={"name": "Other", "numbers": ["+15550107777"]}
+    )
+    assert second.status_code == 409
+    bad = helpline.api("POST", "/programs", user=casey, json={"name": "X", "language": "Spanish"})
+    assert bad.status_code == 400

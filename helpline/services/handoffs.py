@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpline.models import Conversation, Message, User
-from helpline.services import assignment, programs, snapshots
+from helpline.services import assignment, programs, snapshots, waiting
 from helpline.services import settings as settings_service
 from routing.handoff import plan_handoffs
 from routing.model import Close, Handoff
@@ -18,7 +18,8 @@ from routing.model import Close, Handoff
 def run_handoffs(
     session: Session, now: datetime, values: dict[str, Any] | None = None
 ) -> list[Message]:
-    """Apply every handoff and auto-close due now, then route what came back to the queue."""
+    """Apply every handoff and auto-close due now, route what came back to the queue, and
+    tell waiting texters where they stand."""
     values = values if values is not None else settings_service.load(session)
     routing = settings_service.routing_settings(values)
     assignment.lock_routing(session)
@@ -44,7 +45,8 @@ def run_handoffs(
         else:
             hand_off(session, convo, decision, now)
             announce[convo.id] = assignment.HANDED_OFF
-    return texts + assignment.route_queue(session, now, values, announce)
+    texts += assignment.route_queue(session, now, values, announce)
+    return texts + waiting.send_updates(session, now, values, skip=announce)
 
 
 def hand_off(session: Session, convo: Conversation, decision: Handoff, now: datetime) -> None:

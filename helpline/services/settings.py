@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "return_window_s": 7 * 24 * 3600,
     "urgent_weight": 2,
     "crisis_fallback_s": 120,
+    "queue_update_interval_s": 300,
     "text_greeting": "Thanks for texting. You've reached a peer support line.",
     "text_waiting": "You're number {position} in line. A trained peer supporter will text you "
     "as soon as they can. If you are in danger right now, {emergency}",
@@ -28,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "text_closed": "This conversation has ended. You can text us again any time.",
     "text_out_of_hours": "Nobody is on the line right now. We open again {opening}; your text is "
     "kept and a supporter will reply then. If you are in danger now, {emergency}",
+    "text_queue_update": "You're number {position} in line{estimate}. Thank you for waiting; "
+    "we haven't forgotten you.",
     "emergency_numbers": "call your local emergency number.",
     "helpline_timezone": "UTC",
 }
@@ -38,6 +41,7 @@ SECONDS_KEYS = (
     "inactivity_close_s",
     "return_window_s",
     "crisis_fallback_s",
+    "queue_update_interval_s",
 )
 COUNT_KEYS = ("urgent_weight",)
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from helpline.models import Conversation, ConversationEvent, Shift, User, utcnow
+from helpline.models import Conversation, ConversationEvent, Message, Shift, User, utcnow
 from tests.support import Helpline
 from workers import jobs
 
@@ -339,3 +339,20 @@ def test_a_number_belongs_to_one_program_only(helpline: Helpline) -> None:
     assert second.status_code == 409
     bad = helpline.api("POST", "/programs", user=casey, json={"name": "X", "language": "Spanish"})
     assert bad.status_code == 400
+
+
+def test_waiting_texter_hears_their_place_every_few_minutes(helpline: Helpline) -> None:
+    helpline.supporter("Sam Rivers", status="away")
+    helpline.text_in("hello?", from_="+15550207021")
+    helpline.run_jobs()
+    jobs.tick()
+    helpline.run_jobs()
+    assert len(helpline.twilio.to("+15550207021")) == 1  # just told; not again so soon
+    helpline.look_again()
+    helpline.db.execute(update(Message).values(created_at=utcnow() - timedelta(seconds=301)))
+    helpline.db.commit()
+    jobs.tick()
+    helpline.run_jobs()
+    texts = helpline.twilio.to("+15550207021")
+    assert len(texts) == 2 and "number 1 in line" in texts[1]["Body"]
+    assert "about" not in texts[1]["Body"]  # no service yet to estimate from

@@ -145,6 +145,9 @@ class Conversation(Base):
     first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The flood policy: flagged for coordinators, then limited (served after everyone else).
+    flagged: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    limited: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     # When it became urgent: how long an urgent texter has waited for crisis-trained help.
     urgent_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     program_id: Mapped[int | None] = mapped_column(

@@ -47,6 +47,7 @@ class Conversation:
     previous_supporter_id: int | None = None
     excluded_supporter_ids: frozenset[int] = frozenset()
     urgent_since: datetime | None = None
+    limited: bool = False  # the flood policy: served after everyone else of its priority
 
 
 @dataclass(frozen=True)

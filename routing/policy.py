@@ -15,10 +15,11 @@ _PRIORITY_RANK = {"urgent": 0, "normal": 1}
 
 
 def queue_order(conversations: Sequence[Conversation]) -> list[Conversation]:
-    """Urgent before normal, then longest wait first, then oldest id."""
+    """Urgent before normal, limited (flood) texters last within a priority, then longest
+    wait first, then oldest id."""
     return sorted(
         conversations,
-        key=lambda c: (_PRIORITY_RANK.get(c.priority, 1), c.waiting_since, c.id),
+        key=lambda c: (_PRIORITY_RANK.get(c.priority, 1), c.limited, c.waiting_since, c.id),
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from helpline.db import insert_ignoring_conflicts, is_postgresql
 from helpline.models import OPEN_STATUSES, Conversation, ConversationEvent, Message, Texter
-from helpline.services import assignment, handoffs, keywords, programs, snapshots
+from helpline.services import assignment, flood, handoffs, keywords, programs, snapshots
 from helpline.services import settings as settings_service
 from routing.handoff import decide
 from routing.model import Handoff
@@ -29,6 +29,7 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
     texter = _lock_texter(session, message.from_address, now)
     values = settings_service.load(session)
     announce: dict[int, str] = {}
+    convo = None
     # The texter's row lock orders their texts: earlier unprocessed ones go first.
     for pending in _unprocessed_from(session, message.from_address, up_to=message_id):
         convo, is_new = _receive(session, texter, pending, now, values)
@@ -36,10 +37,17 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
             continue
         if is_new:
             announce[convo.id] = assignment.NEW
+            flood.apply_opening_policy(session, texter, convo, now, values)
         if _escalate(session, convo, pending, now) and _move_if_unqualified(
             session, convo, now, values
         ):
             announce[convo.id] = assignment.HANDED_OFF
+    if (
+        convo is not None
+        and not announce
+        and flood.is_flooding(session, texter, convo, now, values)
+    ):
+        return []  # stored and attached; the periodic tick routes, not one pass per text
     texts = assignment.route_queue(session, now, values, announce)
     return [t.id for t in texts]
 

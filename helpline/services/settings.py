@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpline.models import Setting
+from routing.flood import FloodPolicy
 from routing.model import RoutingSettings
 
 DEFAULTS: dict[str, Any] = {
@@ -20,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     "urgent_weight": 2,
     "crisis_fallback_s": 120,
     "queue_update_interval_s": 300,
+    "flood_window_s": 3600,
+    "flood_flag_after": 3,
+    "flood_limit_after": 6,
+    "flood_texts_per_minute": 20,
     "text_greeting": "Thanks for texting. You've reached a peer support line.",
     "text_waiting": "You're number {position} in line. A trained peer supporter will text you "
     "as soon as they can. If you are in danger right now, {emergency}",
@@ -42,8 +47,15 @@ SECONDS_KEYS = (
     "return_window_s",
     "crisis_fallback_s",
     "queue_update_interval_s",
+    "flood_window_s",
 )
-COUNT_KEYS = ("urgent_weight",)
+# Whole-number settings and their bounds.
+COUNT_KEYS = {
+    "urgent_weight": (1, 10),
+    "flood_flag_after": (1, 1000),
+    "flood_limit_after": (1, 1000),
+    "flood_texts_per_minute": (1, 1000),
+}
 
 
 class SettingsError(ValueError):
@@ -57,6 +69,15 @@ def load(session: Session) -> dict[str, Any]:
         if row.key in DEFAULTS:
             values[row.key] = row.value
     return values
+
+
+def flood_policy(values: dict[str, Any]) -> FloodPolicy:
+    return FloodPolicy(
+        window_s=int(values["flood_window_s"]),
+        flag_after=int(values["flood_flag_after"]),
+        limit_after=int(values["flood_limit_after"]),
+        texts_per_minute=int(values["flood_texts_per_minute"]),
+    )
 
 
 def routing_settings(values: dict[str, Any]) -> RoutingSettings:
@@ -78,8 +99,9 @@ def update(session: Session, changes: dict[str, Any]) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise SettingsError(f"{key} must be a whole number of seconds, 0 or more")
         elif key in COUNT_KEYS:
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
-                raise SettingsError(f"{key} must be a whole number from 1 to 10")
+            low, high = COUNT_KEYS[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise SettingsError(f"{key} must be a whole number from {low} to {high}")
         elif not isinstance(value, str) or not value.strip() or len(value) > 1000:
             raise SettingsError(f"{key} must be a non-empty text of at most 1000 characters")
     if "helpline_timezone" in changes:

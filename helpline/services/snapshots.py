@@ -104,6 +104,7 @@ def conversation(row: models.Conversation) -> model.Conversation:
         previous_supporter_id=row.previous_supporter_id,
         excluded_supporter_ids=frozenset(row.excluded_supporter_ids or ()),
         urgent_since=row.urgent_since,
+        limited=row.limited,
     )
 
 

@@ -356,3 +356,43 @@ def test_waiting_texter_hears_their_place_every_few_minutes(helpline: Helpline) 
     texts = helpline.twilio.to("+15550207021")
     assert len(texts) == 2 and "number 1 in line" in texts[1]["Body"]
     assert "about" not in texts[1]["Body"]  # no service yet to estimate from
+
+
+def test_a_text_flood_is_stored_flagged_and_routed_by_the_tick(helpline: Helpline) -> None:
+    casey = helpline.coordinator()
+    helpline.api("PATCH", "/settings", user=casey, json={"flood_texts_per_minute": 5})
+    helpline.supporter("Sam Rivers", status="away")
+    for i in range(12):
+        helpline.text_in(f"text {i}", from_="+15550207022")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207022")
+    assert len([m for m in convo.messages if m.direction == "in"]) == 12  # nothing dropped
+    assert convo.flagged and "flagged" in events(convo)
+
+
+def test_texter_reopening_again_and_again_is_flagged_then_limited(helpline: Helpline) -> None:
+    casey = helpline.coordinator()
+    helpline.api(
+        "PATCH",
+        "/settings",
+        user=casey,
+        json={"flood_flag_after": 2, "flood_limit_after": 3, "return_window_s": 0},
+    )
+    sam = helpline.supporter("Sam Rivers")
+    for round_ in range(3):
+        helpline.text_in(f"hi {round_}", from_="+15550207023")
+        helpline.run_jobs()
+        convo = next(
+            c
+            for c in helpline.db.scalars(
+                select(Conversation).where(Conversation.status == "active")
+            )
+        )
+        helpline.api("POST", f"/conversations/{convo.id}/close", user=sam)
+        helpline.run_jobs()
+    helpline.look_again()
+    flags = [
+        (c.flagged, c.limited)
+        for c in helpline.db.scalars(select(Conversation).order_by(Conversation.id))
+    ]
+    assert flags == [(False, False), (True, False), (True, True)]

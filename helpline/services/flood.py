@@ -1,0 +1,83 @@
+"""The flood policy applied: count what a texter did recently, let `routing.flood` decide."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from helpline.models import Conversation, ConversationEvent, Message, Texter
+from helpline.services import settings as settings_service
+from routing.flood import flood_level, is_text_flood
+
+
+def apply_opening_policy(
+    session: Session, texter: Texter, convo: Conversation, now: datetime, values: dict[str, Any]
+) -> None:
+    """A texter opening conversation after conversation is flagged, then limited."""
+    policy = settings_service.flood_policy(values)
+    openings = (
+        session.scalar(
+            select(func.count())
+            .select_from(ConversationEvent)
+            .join(Conversation, Conversation.id == ConversationEvent.conversation_id)
+            .where(
+                Conversation.texter_id == texter.id,
+                ConversationEvent.kind.in_(("opened", "reopened")),
+                ConversationEvent.created_at >= now - timedelta(seconds=policy.window_s),
+            )
+        )
+        or 0
+    )
+    level = flood_level(openings, policy)
+    if level == "limited" and not convo.limited:
+        convo.flagged = convo.limited = True
+        _event(
+            session,
+            convo,
+            now,
+            f"{openings} conversations in {policy.window_s // 60} "
+            "minutes: limited (served after other texters)",
+        )
+    elif level == "flagged" and not convo.flagged:
+        convo.flagged = True
+        _event(
+            session,
+            convo,
+            now,
+            f"{openings} conversations in {policy.window_s // 60} "
+            "minutes: flagged for coordinators",
+        )
+
+
+def is_flooding(
+    session: Session, texter: Texter, convo: Conversation, now: datetime, values: dict[str, Any]
+) -> bool:
+    """More texts in the last minute than the policy allows: flag once and say so."""
+    policy = settings_service.flood_policy(values)
+    recent = (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.from_address == texter.address,
+                Message.direction == "in",
+                Message.created_at >= now - timedelta(minutes=1),
+            )
+        )
+        or 0
+    )
+    if not is_text_flood(recent, policy):
+        return False
+    if not convo.flagged:
+        convo.flagged = True
+        _event(session, convo, now, f"{recent} texts in a minute: flagged for coordinators")
+    return True
+
+
+def _event(session: Session, convo: Conversation, now: datetime, reason: str) -> None:
+    session.add(
+        ConversationEvent(conversation_id=convo.id, kind="flagged", reason=reason, created_at=now)
+    )

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 from helpline import web
 from helpline.auth import current_user, login_required
 from helpline.models import Conversation
-from helpline.services import assignment, inbox, outbound, users
+from helpline.services import assignment, handoffs, inbox, outbound, users
 from helpline.services.texters import alias
 from routing.channel import reply_window_closes_at
 from workers import queues
@@ -31,7 +31,8 @@ def _partial(full: str, partial: str, **context: object) -> str:
 @login_required
 def index() -> str:
     rows = inbox.my_conversations(web.db(), current_user())
-    return _partial("inbox/index.html", "inbox/_list.html", rows=rows)
+    offers = inbox.offered_to(web.db(), current_user())
+    return _partial("inbox/index.html", "inbox/_list.html", rows=rows, offers=offers)
 
 
 def _thread_page(convo: Conversation, **context: object) -> str:
@@ -117,4 +118,32 @@ def status() -> Response:
         queues.route_queue(web.redis())
     elif me.status == "offline":
         queues.apply_handoff_rules(web.redis())
+    return redirect(url_for(".index"))
+
+
+@bp.post("/conversations/<int:conversation_id>/accept")
+@login_required
+def accept(conversation_id: int) -> Response:
+    convo = _visible(conversation_id)
+    try:
+        texts = handoffs.accept(web.db(), convo, current_user(), web.now())
+    except handoffs.NotOffered:
+        flash("That handoff is no longer offered to you.")
+        return redirect(url_for(".index"))
+    web.db().commit()
+    queues.send_texts(web.redis(), [t.id for t in texts])
+    return redirect(url_for(".conversation", conversation_id=convo.id))
+
+
+@bp.post("/conversations/<int:conversation_id>/decline")
+@login_required
+def decline(conversation_id: int) -> Response:
+    convo = _visible(conversation_id)
+    try:
+        handoffs.decline(web.db(), convo, current_user(), web.now())
+    except handoffs.NotOffered:
+        flash("That handoff is no longer offered to you.")
+        return redirect(url_for(".index"))
+    web.db().commit()
+    queues.apply_handoff_rules(web.redis())
     return redirect(url_for(".index"))

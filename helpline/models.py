@@ -145,6 +145,13 @@ class Conversation(Base):
     first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the supporter's
+    nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A warm handoff in progress: offered to this supporter, who has not accepted yet.
+    offered_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_conversations_offered_to_id_users")
+    )
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The flood policy: flagged for coordinators, then limited (served after everyone else).
     flagged: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     limited: Mapped[bool] = mapped_column(default=False, server_default=text("false"))

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from routing.eligibility import current_skills
-from routing.model import ActiveConversation, Close, Handoff, RoutingSettings, Supporter
+from routing.model import ActiveConversation, Close, Handoff, Nudge, RoutingSettings, Supporter
 from routing.schedule import current_shift_end, occurrences
 
 
@@ -27,9 +27,9 @@ def plan_handoffs(
     holders: Mapping[int, Supporter],
     now: datetime,
     settings: RoutingSettings,
-) -> list[Handoff | Close]:
-    """Every active conversation that must close or move, with the reason."""
-    decisions: list[Handoff | Close] = []
+) -> list[Handoff | Close | Nudge]:
+    """Every active conversation that must close, move or nudge its supporter, and why."""
+    decisions: list[Handoff | Close | Nudge] = []
     for convo in active:
         decision = decide(convo, holders.get(convo.supporter_id), now, settings)
         if decision is not None:
@@ -39,21 +39,23 @@ def plan_handoffs(
 
 def decide(
     convo: ActiveConversation, holder: Supporter | None, now: datetime, settings: RoutingSettings
-) -> Handoff | Close | None:
+) -> Handoff | Close | Nudge | None:
     """The one rule that applies to `convo` now, checked in order of precedence."""
     quiet = now - convo.last_activity_at
     if quiet >= timedelta(seconds=settings.inactivity_close_s):
         return Close(convo.id, f"no texts for {_minutes(quiet)}")
     if holder is None:
         return None
+    if convo.offered_to_id is not None:
+        return _offer_expiry(convo, holder, now, settings)
 
-    def handoff(kind: str, reason: str) -> Handoff:
-        return Handoff(convo.id, holder.id, kind, reason)
+    def handoff(kind: str, reason: str, warm: bool = False) -> Handoff:
+        return Handoff(convo.id, holder.id, kind, reason, warm)
 
     if holder.status == "offline":
         return handoff("offline", f"{holder.name} went offline")
     if shift_ended_since(holder, convo.assigned_at, now):
-        return handoff("shift_end", f"{holder.name}'s shift ended")
+        return handoff("shift_end", f"{holder.name}'s shift ended", warm=True)
     missing = convo.required_skills - current_skills(holder, now)
     if missing:
         return handoff(
@@ -66,6 +68,43 @@ def decide(
         return handoff(
             "no_first_reply", f"no first reply from {holder.name} within {_minutes(waited)}"
         )
+    return _quiet_supporter(convo, holder, now, settings)
+
+
+def _offer_expiry(
+    convo: ActiveConversation, holder: Supporter, now: datetime, settings: RoutingSettings
+) -> Handoff | None:
+    """A warm offer nobody accepted in time goes back to the front of the queue."""
+    offered_at = convo.offered_at or now
+    if now - offered_at < timedelta(seconds=settings.offer_timeout_s):
+        return None
+    return Handoff(
+        convo.id,
+        holder.id,
+        "offer_expired",
+        f"handoff not accepted within {_minutes(now - offered_at)}",
+    )
+
+
+def _quiet_supporter(
+    convo: ActiveConversation, holder: Supporter, now: datetime, settings: RoutingSettings
+) -> Handoff | Nudge | None:
+    """The texter wrote last and the supporter has gone quiet: nudge, then hand on."""
+    if convo.first_reply_at is None or convo.last_inbound_at is None:
+        return None
+    if convo.last_reply_at is not None and convo.last_reply_at >= convo.last_inbound_at:
+        return None
+    waiting = now - convo.last_inbound_at
+    nudged = convo.nudged_at is not None and convo.nudged_at >= convo.last_inbound_at
+    if nudged and waiting >= timedelta(seconds=settings.quiet_handoff_s):
+        return Handoff(
+            convo.id,
+            holder.id,
+            "quiet",
+            f"texter waited {_minutes(waiting)} for {holder.name}'s reply",
+        )
+    if not nudged and waiting >= timedelta(seconds=settings.quiet_nudge_s):
+        return Nudge(convo.id, holder.id, f"texter has waited {_minutes(waiting)} for a reply")
     return None
 
 

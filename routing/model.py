@@ -61,6 +61,11 @@ class ActiveConversation:
     first_reply_at: datetime | None
     last_activity_at: datetime
     required_skills: frozenset[str] = frozenset()
+    last_inbound_at: datetime | None = None
+    last_reply_at: datetime | None = None
+    nudged_at: datetime | None = None
+    offered_to_id: int | None = None
+    offered_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,11 @@ class RoutingSettings:
     # After this long with no crisis-trained supporter free, an urgent texter is offered to
     # any eligible supporter (and coordinators are alerted).
     crisis_fallback_s: int = 120
+    # A supporter quiet this long after the texter's last text is nudged, then it moves on.
+    quiet_nudge_s: int = 300
+    quiet_handoff_s: int = 600
+    # A warm handoff offered but not accepted this long goes back to the queue instead.
+    offer_timeout_s: int = 120
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,18 @@ class Handoff:
 
     conversation_id: int
     supporter_id: int
-    kind: str  # shift_end | offline | no_first_reply | needs_skill
+    kind: str  # shift_end | offline | no_first_reply | needs_skill | quiet | offer_expired
+    reason: str
+    # Warm: offer it to the next supporter first; the holder keeps it until they accept.
+    warm: bool = False
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """Remind a supporter that their texter is waiting for a reply."""
+
+    conversation_id: int
+    supporter_id: int
     reason: str
 
 

@@ -54,7 +54,7 @@ def _visible(conversation_id: int) -> Conversation:
     """The conversation, if the caller may see it: coordinators, or the assigned supporter."""
     convo: Conversation = get_or_404(Conversation, conversation_id)
     me = current_user()
-    if me.role != "coordinator" and convo.supporter_id != me.id:
+    if me.role != "coordinator" and me.id not in (convo.supporter_id, convo.offered_to_id):
         raise fail(403, "this conversation is not assigned to you")
     return convo
 
@@ -142,3 +142,47 @@ def close(conversation_id: int) -> Response:
     queues.send_texts(web.redis(), [t.id for t in texts])
     queues.route_queue(web.redis())
     return jsonify(views.conversation_detail(convo, me.role == "coordinator"))
+
+
+@bp.post("/conversations/<int:conversation_id>/accept")
+@requires()
+def accept(conversation_id: int) -> Response:
+    """The supporter a warm handoff is offered to takes the conversation."""
+    convo = _visible(conversation_id)
+    session = web.db()
+    try:
+        texts = handoffs.accept(session, convo, current_user(), web.now())
+    except handoffs.NotOffered as exc:
+        raise fail(409, str(exc)) from exc
+    session.commit()
+    queues.send_texts(web.redis(), [t.id for t in texts])
+    return jsonify(views.conversation_detail(convo, current_user().role == "coordinator"))
+
+
+@bp.post("/conversations/<int:conversation_id>/decline")
+@requires()
+def decline(conversation_id: int) -> Response:
+    convo = _visible(conversation_id)
+    session = web.db()
+    try:
+        handoffs.decline(session, convo, current_user(), web.now())
+    except handoffs.NotOffered as exc:
+        raise fail(409, str(exc)) from exc
+    session.commit()
+    queues.apply_handoff_rules(web.redis())
+    return jsonify(views.conversation_detail(convo, current_user().role == "coordinator"))
+
+
+@bp.post("/conversations/<int:conversation_id>/notes")
+@requires()
+def add_note(conversation_id: int) -> tuple[Response, int]:
+    """A note for staff only (a handoff note before a shift ends): never sent to the texter."""
+    convo = _visible(conversation_id)
+    note = json_body().get("note")
+    if not isinstance(note, str) or not note.strip() or len(note) > 2000:
+        raise fail(400, "note must be 1 to 2000 characters")
+    session = web.db()
+    me = current_user()
+    event = assignment.add_note(session, convo, me, note.strip(), web.now())
+    session.commit()
+    return jsonify(views.event(event)), 201

@@ -199,6 +199,22 @@ def spec() -> dict[str, Any]:
                     errors=("400", "401", "403", "404", "409"),
                 ),
             },
+            "/conversations/{id}/accept": {
+                "parameters": _id("id"),
+                "post": _op(
+                    "Accept a warm handoff offered to you", errors=("401", "403", "404", "409")
+                ),
+            },
+            "/conversations/{id}/decline": {
+                "parameters": _id("id"),
+                "post": _op(
+                    "Decline a warm handoff offered to you", errors=("401", "403", "404", "409")
+                ),
+            },
+            "/conversations/{id}/notes": {
+                "parameters": _id("id"),
+                "post": _op("Add a staff-only note (e.g. a handoff note)", "201", "Close"),
+            },
             "/conversations/{id}/close": {
                 "parameters": _id("id"),
                 "post": _op(

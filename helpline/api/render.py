@@ -31,6 +31,7 @@ def conversation_summary(convo: Conversation, for_coordinator: bool) -> dict[str
         "status": convo.status,
         "priority": convo.priority,
         "supporter_id": convo.supporter_id,
+        "offered_to_id": convo.offered_to_id,
         "required_skills": convo.required_skills,
         "texter": texter(convo, for_coordinator),
         "waiting_since": iso(convo.waiting_since),

@@ -168,8 +168,9 @@ def assign(
     """Hand `convo` to `supporter` and record why."""
     convo.status = "active"
     convo.supporter_id = supporter.id
+    convo.offered_to_id = convo.offered_at = None
     convo.assigned_at = now
-    convo.first_reply_at = None
+    convo.first_reply_at = convo.last_reply_at = convo.nudged_at = None
     convo.last_activity_at = now
     supporter.last_assigned_at = now
     _record(
@@ -193,6 +194,7 @@ def requeue(
     previous = convo.supporter_id
     convo.status = "queued"
     convo.supporter_id = None
+    convo.offered_to_id = convo.offered_at = None
     convo.waiting_since = convo.waiting_since or now
     _record(session, convo, kind, reason, now, supporter_id=previous, **fields)
     session.flush()
@@ -245,9 +247,27 @@ def reply(session: Session, convo: Conversation, body: str, author: User, now: d
     message = outbound.queue_text(session, convo, body, now, author_id=author.id)
     if convo.first_reply_at is None:
         convo.first_reply_at = now
+    convo.last_reply_at = now
     convo.last_activity_at = now
     return message
 
 
 def first_name(user: User) -> str:
     return user.name.split()[0] if user.name.strip() else "A supporter"
+
+
+def add_note(
+    session: Session, convo: Conversation, author: User, note: str, now: datetime
+) -> ConversationEvent:
+    """A staff-only note on the conversation, shown to whoever holds it next."""
+    event = ConversationEvent(
+        conversation_id=convo.id,
+        kind="note",
+        reason=f"note by {author.name}",
+        note=note,
+        actor_id=author.id,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    return event

@@ -1,25 +1,31 @@
-"""Conversations changing hands: the handoff rules on every tick, and manual transfers."""
+"""Conversations changing hands: the handoff rules on every tick, warm offers, and transfers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpline.models import Conversation, Message, User
+from helpline.models import Conversation, ConversationEvent, Message, User
 from helpline.services import assignment, programs, snapshots, waiting
 from helpline.services import settings as settings_service
 from routing.handoff import plan_handoffs
-from routing.model import Close, Handoff
+from routing.model import Assign, Close, Handoff, Nudge, RoutingSettings
+from routing.policy import choose_supporter
+
+
+class NotOffered(Exception):
+    """Only the supporter a conversation is offered to can accept or decline it."""
 
 
 def run_handoffs(
     session: Session, now: datetime, values: dict[str, Any] | None = None
 ) -> list[Message]:
-    """Apply every handoff and auto-close due now, route what came back to the queue, and
-    tell waiting texters where they stand."""
+    """Apply every handoff, nudge and auto-close due now, route what came back to the queue,
+    and tell waiting texters where they stand."""
     values = values if values is not None else settings_service.load(session)
     routing = settings_service.routing_settings(values)
     assignment.lock_routing(session)
@@ -29,12 +35,8 @@ def run_handoffs(
     holder_ids = sorted({c.supporter_id for c in active if c.supporter_id is not None})
     holders = {s.id: s for s in snapshots.supporters(session, routing.urgent_weight, holder_ids)}
     # Decide
-    decisions = plan_handoffs(
-        [snapshots.active_conversation(c) for c in active if c.supporter_id is not None],
-        holders,
-        now,
-        routing,
-    )
+    snapshot = [snapshots.active_conversation(c) for c in active if c.supporter_id is not None]
+    decisions = plan_handoffs(snapshot, holders, now, routing)
     # Apply
     texts: list[Message] = []
     announce: dict[int, str] = {}
@@ -42,7 +44,10 @@ def run_handoffs(
         convo = by_id[decision.conversation_id]
         if isinstance(decision, Close):
             texts += assignment.close(session, convo, now, decision.reason)
-        else:
+        elif isinstance(decision, Nudge):
+            convo.nudged_at = now
+            _event(session, convo, "nudged", decision.reason, now, decision.supporter_id)
+        elif not (decision.warm and _offer(session, convo, decision, now, routing)):
             hand_off(session, convo, decision, now)
             announce[convo.id] = assignment.HANDED_OFF
     texts += assignment.route_queue(session, now, values, announce)
@@ -50,16 +55,103 @@ def run_handoffs(
 
 
 def hand_off(session: Session, convo: Conversation, decision: Handoff, now: datetime) -> None:
-    """Back to the front of the queue; a supporter who did not answer is set away."""
+    """Back to the front of the queue; whoever let it wait is not offered it again, and a
+    supporter who never answered is set away."""
+    not_again = {
+        "no_first_reply": decision.supporter_id,
+        "quiet": decision.supporter_id,
+        "offer_expired": convo.offered_to_id,
+    }.get(decision.kind)
+    if not_again is not None:
+        convo.excluded_supporter_ids = sorted({*convo.excluded_supporter_ids, not_again})
     if decision.kind == "no_first_reply":
-        convo.excluded_supporter_ids = sorted(
-            {*convo.excluded_supporter_ids, decision.supporter_id}
-        )
         supporter = session.get(User, decision.supporter_id)
         if supporter is not None and supporter.status == "available":
             supporter.status = "away"
     assignment.requeue(
         session, convo, "handed_off", decision.reason, now, detail={"rule": decision.kind}
+    )
+
+
+def _offer(
+    session: Session,
+    convo: Conversation,
+    decision: Handoff,
+    now: datetime,
+    routing: RoutingSettings,
+) -> bool:
+    """A warm handoff: offer the conversation to the next eligible supporter, who sees its
+    history and notes; the current supporter keeps it until they accept."""
+    wanted = replace(
+        snapshots.conversation(_as_waiting(convo, now)),
+        excluded_supporter_ids=frozenset({decision.supporter_id, *convo.excluded_supporter_ids}),
+    )
+    choice = choose_supporter(
+        wanted, snapshots.supporters(session, routing.urgent_weight), now, routing
+    )
+    if not isinstance(choice, Assign):
+        return False
+    convo.offered_to_id = choice.supporter_id
+    convo.offered_at = now
+    _event(
+        session,
+        convo,
+        "offered",
+        f"{decision.reason}: offered to the next supporter ({choice.reason})",
+        now,
+        choice.supporter_id,
+    )
+    return True
+
+
+def _as_waiting(convo: Conversation, now: datetime) -> Conversation:
+    if convo.waiting_since is None:
+        convo.waiting_since = now
+    return convo
+
+
+def accept(session: Session, convo: Conversation, user: User, now: datetime) -> list[Message]:
+    """The offered supporter takes the conversation; only now does the previous one lose it.
+    The texter gets one text."""
+    if convo.status != "active" or convo.offered_to_id != user.id:
+        raise NotOffered("this conversation is not offered to you")
+    previous = session.get(User, convo.supporter_id) if convo.supporter_id else None
+    reason = f"accepted the handoff from {previous.name}" if previous else "accepted a handoff"
+    assignment.assign(session, convo, user, now, reason, kind="handed_off")
+    values = programs.texts_for(settings_service.load(session), convo.program)
+    body = (
+        settings_service.render(values, assignment.HANDED_OFF)
+        + " "
+        + settings_service.render(values, "connected", supporter_name=assignment.first_name(user))
+    )
+    return assignment.send(session, convo, body, now)
+
+
+def decline(session: Session, convo: Conversation, user: User, now: datetime) -> None:
+    """The offered supporter says no: the offer ends, and the next tick finds someone else."""
+    if convo.status != "active" or convo.offered_to_id != user.id:
+        raise NotOffered("this conversation is not offered to you")
+    convo.offered_to_id = convo.offered_at = None
+    convo.excluded_supporter_ids = sorted({*convo.excluded_supporter_ids, user.id})
+    _event(session, convo, "offer_declined", f"{user.name} declined the handoff", now, user.id)
+
+
+def _event(
+    session: Session,
+    convo: Conversation,
+    kind: str,
+    reason: str,
+    now: datetime,
+    supporter_id: int | None,
+) -> None:
+    session.add(
+        ConversationEvent(
+            conversation_id=convo.id,
+            kind=kind,
+            reason=reason,
+            supporter_id=supporter_id,
+            created_at=now,
+        )
     )
 
 

@@ -53,9 +53,20 @@ def visible_to(session: Session, user: User, conversation_id: int) -> Conversati
     convo = session.get(Conversation, conversation_id)
     if convo is None:
         return None
-    if user.role == "coordinator" or convo.supporter_id == user.id:
+    if user.role == "coordinator" or user.id in (convo.supporter_id, convo.offered_to_id):
         return convo
     return None
+
+
+def offered_to(session: Session, user: User) -> list[Conversation]:
+    """Warm handoffs waiting for `user` to accept them, oldest offer first."""
+    return list(
+        session.scalars(
+            select(Conversation)
+            .where(Conversation.offered_to_id == user.id, Conversation.status == "active")
+            .order_by(Conversation.offered_at)
+        )
+    )
 
 
 def thread(convo: Conversation) -> list[Entry]:

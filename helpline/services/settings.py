@@ -21,6 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "urgent_weight": 2,
     "crisis_fallback_s": 120,
     "queue_update_interval_s": 300,
+    "quiet_nudge_s": 300,
+    "quiet_handoff_s": 600,
+    "offer_timeout_s": 120,
     "flood_window_s": 3600,
     "flood_flag_after": 3,
     "flood_limit_after": 6,
@@ -48,6 +51,9 @@ SECONDS_KEYS = (
     "crisis_fallback_s",
     "queue_update_interval_s",
     "flood_window_s",
+    "quiet_nudge_s",
+    "quiet_handoff_s",
+    "offer_timeout_s",
 )
 # Whole-number settings and their bounds.
 COUNT_KEYS = {
@@ -87,6 +93,9 @@ def routing_settings(values: dict[str, Any]) -> RoutingSettings:
         inactivity_close_s=int(values["inactivity_close_s"]),
         urgent_weight=int(values["urgent_weight"]),
         crisis_fallback_s=int(values["crisis_fallback_s"]),
+        quiet_nudge_s=int(values["quiet_nudge_s"]),
+        quiet_handoff_s=int(values["quiet_handoff_s"]),
+        offer_timeout_s=int(values["offer_timeout_s"]),
     )
 
 

@@ -33,7 +33,19 @@ def loads(
     )
     if supporter_ids is not None:
         query = query.where(convo.supporter_id.in_(supporter_ids))
-    return {sid: Load(count, int(w)) for sid, count, w in session.execute(query)}
+    found = {sid: Load(count, int(w)) for sid, count, w in session.execute(query)}
+    # A warm handoff offered to someone holds a place in their limit until it is settled.
+    offers = (
+        select(convo.offered_to_id, func.count(), weighted)
+        .where(convo.status == "active", convo.offered_to_id.is_not(None))
+        .group_by(convo.offered_to_id)
+    )
+    if supporter_ids is not None:
+        offers = offers.where(convo.offered_to_id.in_(supporter_ids))
+    for sid, count, w in session.execute(offers):
+        held = found.get(sid, Load())
+        found[sid] = Load(held.count + count, held.weighted + int(w))
+    return found
 
 
 def active_counts(session: Session, supporter_ids: Sequence[int] | None = None) -> dict[int, int]:
@@ -118,4 +130,9 @@ def active_conversation(row: models.Conversation) -> model.ActiveConversation:
         first_reply_at=row.first_reply_at,
         last_activity_at=row.last_activity_at or row.assigned_at,
         required_skills=frozenset(row.required_skills or ()),
+        last_inbound_at=row.last_inbound_at,
+        last_reply_at=row.last_reply_at,
+        nudged_at=row.nudged_at,
+        offered_to_id=row.offered_to_id,
+        offered_at=row.offered_at,
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from routing.handoff import decide
-from routing.model import ActiveConversation, Close, Handoff, RoutingSettings
+from routing.model import ActiveConversation, Close, Handoff, Nudge, RoutingSettings
 from tests.routing.builders import NOW, shift, supporter
 
 SETTINGS = RoutingSettings(first_response_timeout_s=180, inactivity_close_s=3600)
@@ -28,9 +29,11 @@ def active(
     return ActiveConversation(**values)
 
 
-def kind(decision: Handoff | Close | None) -> str | None:
+def kind(decision: Handoff | Close | Nudge | None) -> str | None:
     if decision is None:
         return None
+    if isinstance(decision, Nudge):
+        return "nudge"
     return decision.kind if isinstance(decision, Handoff) else "close"
 
 
@@ -97,3 +100,40 @@ def test_shift_end_is_judged_in_the_shifts_zone_across_dst() -> None:
     assert (
         kind(decide(convo, holder, end_after_dst + timedelta(minutes=1), SETTINGS)) == "shift_end"
     )
+
+
+def test_shift_end_is_a_warm_handoff_other_rules_are_cold() -> None:
+    ended = supporter(1, shifts=(shift(NOW - timedelta(hours=4), hours=3.9),))
+    decision = decide(active(assigned_min_ago=60), ended, NOW, SETTINGS)
+    assert isinstance(decision, Handoff) and decision.warm
+    offline = decide(active(), supporter(1, status="offline"), NOW, SETTINGS)
+    assert isinstance(offline, Handoff) and not offline.warm
+
+
+def test_pending_offer_waits_then_expires() -> None:
+    offered = active(offered_to_id=2, offered_at=NOW - timedelta(seconds=119))
+    assert decide(offered, supporter(1, status="offline"), NOW, SETTINGS) is None
+    expired = active(offered_to_id=2, offered_at=NOW - timedelta(seconds=120))
+    assert kind(decide(expired, supporter(1), NOW, SETTINGS)) == "offer_expired"
+
+
+def test_quiet_supporter_is_nudged_once_then_handed_on() -> None:
+    texted = NOW - timedelta(minutes=5)
+    waiting = active(last_inbound_at=texted, last_reply_at=texted - timedelta(minutes=1))
+    assert isinstance(decide(waiting, supporter(1), NOW, SETTINGS), Nudge)
+    nudged = replace(waiting, nudged_at=NOW - timedelta(minutes=1))
+    assert decide(nudged, supporter(1), NOW, SETTINGS) is None
+    later = replace(
+        nudged,
+        last_inbound_at=NOW - timedelta(minutes=10),
+        last_reply_at=NOW - timedelta(minutes=11),
+        nudged_at=NOW - timedelta(minutes=5),
+    )
+    assert kind(decide(later, supporter(1), NOW, SETTINGS)) == "quiet"
+
+
+def test_supporter_who_replied_last_is_not_nudged() -> None:
+    replied = active(
+        last_inbound_at=NOW - timedelta(minutes=20), last_reply_at=NOW - timedelta(minutes=19)
+    )
+    assert decide(replied, supporter(1), NOW, SETTINGS) is None

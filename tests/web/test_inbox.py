@@ -133,3 +133,33 @@ def test_pages_carry_security_headers_and_no_store(helpline: Helpline) -> None:
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert answer.headers["Cache-Control"] == "no-store"
     assert "<script>" not in answer.get_data(as_text=True)  # no inline script anywhere
+
+
+def test_offered_handoff_is_shown_and_accepted_from_the_inbox(helpline: Helpline) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from helpline.models import Shift, utcnow
+    from workers import jobs
+
+    sam = helpline.supporter("Sam Rivers")
+    convo = conversation_for(helpline, "+15550208007")
+    ivy = helpline.supporter("Ivy Chen")
+    helpline.look_again()
+    helpline.db.execute(update(Conversation).values(assigned_at=utcnow() - timedelta(minutes=10)))
+    helpline.db.execute(
+        update(Shift)
+        .where(Shift.supporter_id == sam.id)
+        .values(ends_at=utcnow() - timedelta(minutes=1))
+    )
+    helpline.db.commit()
+    jobs.tick()
+    helpline.run_jobs()
+    sign_in(helpline.client, ivy)
+    assert "Offered to you" in helpline.client.get("/inbox").get_data(as_text=True)
+    path = f"/inbox/conversations/{convo.id}"
+    assert helpline.client.get(path).status_code == 200  # may read it before accepting
+    post_form(helpline.client, path + "/accept", {}, path)
+    helpline.look_again()
+    assert helpline.db.get(Conversation, convo.id).supporter_id == ivy.id

@@ -146,12 +146,7 @@ def test_a_first_reply_in_time_keeps_the_conversation(helpline: Helpline) -> Non
     assert conversation_of(helpline, "+15550207009").supporter_id == sam.id
 
 
-def test_shift_end_hands_conversations_on(helpline: Helpline) -> None:
-    sam = helpline.supporter("Sam Rivers")
-    helpline.text_in("hi", from_="+15550207010")
-    helpline.run_jobs()
-    ivy = helpline.supporter("Ivy Chen")
-    convo = conversation_of(helpline, "+15550207010")
+def end_sams_shift(helpline: Helpline, sam: User, convo: Conversation) -> None:
     age(helpline, convo.id, assigned_at=600)
     helpline.db.execute(
         update(Shift)
@@ -159,11 +154,82 @@ def test_shift_end_hands_conversations_on(helpline: Helpline) -> None:
         .values(ends_at=utcnow() - timedelta(seconds=60))
     )
     helpline.db.commit()
+
+
+def test_shift_end_offers_a_warm_handoff_that_moves_on_accept(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207010")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207010")
+    helpline.api("POST", f"/conversations/{convo.id}/messages", user=sam, json={"body": "hey"})
+    note = helpline.api(
+        "POST",
+        f"/conversations/{convo.id}/notes",
+        user=sam,
+        json={"note": "exams stress; likes short replies"},
+    )
+    assert note.status_code == 201
+    ivy = helpline.supporter("Ivy Chen")
+    end_sams_shift(helpline, sam, convo)
     jobs.tick()
     helpline.run_jobs()
     convo = conversation_of(helpline, "+15550207010")
+    assert convo.supporter_id == sam.id and convo.offered_to_id == ivy.id  # warm: Sam keeps it
+    offered = helpline.api("GET", f"/conversations/{convo.id}", user=ivy).get_json()
+    assert any(e["note"] == "exams stress; likes short replies" for e in offered["events"])
+    accepted = helpline.api("POST", f"/conversations/{convo.id}/accept", user=ivy)
+    assert accepted.status_code == 200 and accepted.get_json()["supporter_id"] == ivy.id
+    helpline.run_jobs()
+    texts = helpline.twilio.to("+15550207010")
+    assert len(texts) == 3 and "connected with Ivy" in texts[-1]["Body"]
+    assert helpline.api("GET", f"/conversations/{convo.id}", user=sam).status_code == 403
+
+
+def test_unaccepted_warm_handoff_goes_back_to_the_queue(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207024")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207024")
+    ivy = helpline.supporter("Ivy Chen")
+    end_sams_shift(helpline, sam, convo)
+    jobs.tick()
+    helpline.run_jobs()
+    age(helpline, convo.id, offered_at=121)
+    kim = helpline.supporter("Kim Park")
+    jobs.tick()
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207024")
+    assert convo.supporter_id == kim.id and ivy.id in convo.excluded_supporter_ids
+
+
+def test_only_the_offered_supporter_can_accept(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207025")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207025")
+    assert helpline.api("POST", f"/conversations/{convo.id}/accept", user=sam).status_code == 409
+
+
+def test_quiet_supporter_is_nudged_then_the_conversation_moves(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207026")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207026")
+    helpline.api("POST", f"/conversations/{convo.id}/messages", user=sam, json={"body": "hi!"})
+    helpline.text_in("so, about today...", from_="+15550207026")
+    helpline.run_jobs()
+    ivy = helpline.supporter("Ivy Chen")
+    age(helpline, convo.id, last_reply_at=400, last_inbound_at=301)
+    jobs.tick()
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207026")
+    assert convo.supporter_id == sam.id and "nudged" in events(convo)
+    age(helpline, convo.id, last_reply_at=700, last_inbound_at=601)
+    jobs.tick()
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207026")
     assert convo.supporter_id == ivy.id
-    assert any("shift ended" in e.reason for e in convo.events)
+    assert any(e.reason.startswith("texter waited") for e in convo.events)
 
 
 def test_quiet_conversation_is_closed_with_a_closing_text(helpline: Helpline) -> None:

@@ -96,6 +96,7 @@ def spec() -> dict[str, Any]:
                     max_conversations=_I,
                     timezone=_S,
                     is_active={"type": "boolean"},
+                    skill_expiry={"type": "object"},
                 ),
                 "Status": _obj(("status",), status={"enum": ["available", "away", "offline"]}),
                 "NewShift": _obj(

@@ -69,6 +69,7 @@ def render_user(user: User, active: int | None = None) -> dict[str, Any]:
         "skills": user.skills,
         "languages": user.languages,
         "max_conversations": user.max_conversations,
+        "skill_expiry": user.skill_expiry,
         "timezone": user.timezone,
         "is_active": user.is_active,
         "status": user.status,

@@ -76,6 +76,7 @@ def validate(data: dict[str, Any], creating: bool) -> dict[str, Any]:  # noqa: C
         "max_conversations",
         "timezone",
         "is_active",
+        "skill_expiry",
     }
     unknown = set(data) - allowed
     if unknown:
@@ -119,6 +120,24 @@ def validate(data: dict[str, Any], creating: bool) -> dict[str, Any]:  # noqa: C
         out["is_active"] = data["is_active"]
     if "timezone" in data:
         out["timezone"] = _timezone(data["timezone"])
+    if "skill_expiry" in data:
+        out["skill_expiry"] = _skill_expiry(data["skill_expiry"])
+    return out
+
+
+def _skill_expiry(value: object) -> dict[str, str]:
+    """{"crisis": "2027-06-30T00:00:00+00:00"}: when each skill's training lapses."""
+    if not isinstance(value, dict):
+        raise UserError("skill_expiry must map skill names to ISO 8601 times")
+    out = {}
+    for skill, until in value.items():
+        try:
+            moment = datetime.fromisoformat(until) if isinstance(until, str) else None
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise UserError(f"skill_expiry.{skill} must be an ISO 8601 time with an offset")
+        out[str(skill).strip().lower()] = moment.isoformat()
     return out
 
 

@@ -462,3 +462,26 @@ def test_texter_reopening_again_and_again_is_flagged_then_limited(helpline: Help
         for c in helpline.db.scalars(select(Conversation).order_by(Conversation.id))
     ]
     assert flags == [(False, False), (True, False), (True, True)]
+
+
+def test_lapsed_crisis_training_stops_urgent_assignments(helpline: Helpline) -> None:
+    casey = helpline.coordinator()
+    lapsed = helpline.supporter("Lee Lapsed", skills=["crisis"])
+    current = helpline.supporter("Cam Current", skills=["crisis"])
+    answer = helpline.api(
+        "PATCH",
+        f"/supporters/{lapsed.id}",
+        user=casey,
+        json={"skill_expiry": {"crisis": (utcnow() - timedelta(days=1)).isoformat()}},
+    )
+    assert answer.status_code == 200 and "crisis" in answer.get_json()["skill_expiry"]
+    helpline.text_in("i want to kill myself", from_="+15550207027")
+    helpline.run_jobs()
+    assert conversation_of(helpline, "+15550207027").supporter_id == current.id
+
+
+def test_coordinators_on_shift_take_conversations_too(helpline: Helpline) -> None:
+    casey = helpline.supporter("Casey Coordinator", role="coordinator")
+    helpline.text_in("hi", from_="+15550207028")
+    helpline.run_jobs()
+    assert conversation_of(helpline, "+15550207028").supporter_id == casey.id

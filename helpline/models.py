@@ -90,6 +90,9 @@ class Shift(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rrule: Mapped[str | None] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Occurrences of a recurring shift that will not happen: their start times, ISO 8601 UTC.
+    # A moved occurrence is a cancelled one plus a one-off shift.
+    cancelled: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     supporter: Mapped[User] = relationship(back_populates="shifts")

@@ -14,6 +14,7 @@ class ShiftRule:
     ends_at: datetime
     rrule: str | None = None
     timezone: str = "UTC"
+    cancelled: frozenset[datetime] = frozenset()  # starts of occurrences that will not happen
 
 
 @dataclass(frozen=True)

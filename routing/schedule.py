@@ -20,7 +20,7 @@ def occurrences(
     """Yield (start, end) of each occurrence of `rule` that overlaps [start, end)."""
     length = rule.ends_at - rule.starts_at
     if not rule.rrule:
-        if rule.starts_at < end and rule.ends_at > start:
+        if rule.starts_at < end and rule.ends_at > start and rule.starts_at not in rule.cancelled:
             yield rule.starts_at, rule.ends_at
         return
     zone = ZoneInfo(rule.timezone)
@@ -32,7 +32,7 @@ def occurrences(
     for local_start in series.between(window_start, window_end, inc=True):
         begin = local_start.replace(tzinfo=zone)
         finish = (local_start + length).replace(tzinfo=zone)
-        if begin < end and finish > start:
+        if begin < end and finish > start and begin not in rule.cancelled:
             yield begin, finish
 
 

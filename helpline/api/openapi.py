@@ -108,6 +108,15 @@ def spec() -> dict[str, Any]:
                     timezone=_S,
                 ),
                 "Settings": {"type": "object"},
+                "Occurrence": _obj(
+                    ("occurrence",), occurrence={"type": "string", "format": "date-time"}
+                ),
+                "MovedOccurrence": _obj(
+                    ("occurrence", "starts_at", "ends_at"),
+                    occurrence={"type": "string", "format": "date-time"},
+                    starts_at={"type": "string", "format": "date-time"},
+                    ends_at={"type": "string", "format": "date-time"},
+                ),
                 "Reply": _obj(("body",), body=_S),
                 "Transfer": _obj(supporter_id=_I, skill=_S, note=_S),
                 "Close": _obj(note=_S),
@@ -157,6 +166,14 @@ def spec() -> dict[str, Any]:
             "/shifts": {
                 "get": _op("Shift occurrences in a window", params=("from", "to", "supporter_id")),
                 "post": _op("Create a shift, optionally recurring (RRULE)", "201", "NewShift"),
+            },
+            "/shifts/{id}/cancel": {
+                "parameters": _id("id"),
+                "post": _op("Cancel one occurrence of a shift", body="Occurrence"),
+            },
+            "/shifts/{id}/move": {
+                "parameters": _id("id"),
+                "post": _op("Move one occurrence of a shift", "201", "MovedOccurrence"),
             },
             "/shifts/{id}": {"parameters": _id("id"), "delete": _op("Delete a shift", "204")},
             "/settings": {

@@ -229,6 +229,47 @@ def list_shifts() -> Response:
     return jsonify(items=[render_occurrence(o) for o in found[:1000]], next=None)
 
 
+@bp.post("/shifts/<int:shift_id>/cancel")
+@requires("coordinator")
+def cancel_occurrence(shift_id: int) -> Response:
+    """Cancel one occurrence of a (recurring) shift: `{"occurrence": start time}`."""
+    shift = get_or_404(Shift, shift_id)
+    occurrence = parse_time(json_body().get("occurrence"), "occurrence")
+    try:
+        shifts.cancel_occurrence(web.db(), shift, occurrence)
+    except shifts.ShiftError as exc:
+        raise fail(400, str(exc)) from exc
+    web.db().commit()
+    queues.apply_handoff_rules(web.redis())
+    return jsonify(id=shift.id, cancelled=shift.cancelled)
+
+
+@bp.post("/shifts/<int:shift_id>/move")
+@requires("coordinator")
+def move_occurrence(shift_id: int) -> tuple[Response, int]:
+    """Move one occurrence: `{"occurrence", "starts_at", "ends_at"}`; answers the new shift."""
+    shift = get_or_404(Shift, shift_id)
+    data = json_body()
+    try:
+        moved = shifts.move_occurrence(
+            web.db(),
+            shift,
+            parse_time(data.get("occurrence"), "occurrence"),
+            parse_time(data.get("starts_at"), "starts_at"),
+            parse_time(data.get("ends_at"), "ends_at"),
+        )
+    except shifts.ShiftError as exc:
+        raise fail(400, str(exc)) from exc
+    web.db().commit()
+    queues.apply_handoff_rules(web.redis())
+    return jsonify(
+        id=moved.id,
+        supporter_id=moved.supporter_id,
+        starts_at=moved.starts_at.isoformat(),
+        ends_at=moved.ends_at.isoformat(),
+    ), 201
+
+
 @bp.delete("/shifts/<int:shift_id>")
 @requires("coordinator")
 def delete_shift(shift_id: int) -> tuple[str, int]:

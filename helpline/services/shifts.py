@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
@@ -80,3 +80,21 @@ def list_occurrences(
 
 def default_window(now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(days=1), now + timedelta(days=7)
+
+
+def cancel_occurrence(session: Session, shift: Shift, occurrence: datetime) -> None:
+    """One occurrence of a shift will not happen (illness, a holiday)."""
+    (rule,) = shift_rules([shift])
+    window = (occurrence - timedelta(minutes=1), occurrence + timedelta(minutes=1))
+    if not any(begin == occurrence for begin, _ in occurrences(rule, *window)):
+        raise ShiftError("no occurrence of this shift starts at that time")
+    shift.cancelled = sorted({*shift.cancelled, occurrence.astimezone(UTC).isoformat()})
+    session.flush()
+
+
+def move_occurrence(
+    session: Session, shift: Shift, occurrence: datetime, starts_at: datetime, ends_at: datetime
+) -> Shift:
+    """One occurrence happens at another time: cancelled where it was, added where it goes."""
+    cancel_occurrence(session, shift, occurrence)
+    return create_shift(session, shift.supporter_id, starts_at, ends_at, None, shift.timezone)

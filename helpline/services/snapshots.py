@@ -54,7 +54,16 @@ def active_counts(session: Session, supporter_ids: Sequence[int] | None = None) 
 
 
 def shift_rules(shifts: Sequence[models.Shift]) -> tuple[model.ShiftRule, ...]:
-    return tuple(model.ShiftRule(s.starts_at, s.ends_at, s.rrule, s.timezone) for s in shifts)
+    return tuple(
+        model.ShiftRule(
+            s.starts_at,
+            s.ends_at,
+            s.rrule,
+            s.timezone,
+            frozenset(datetime.fromisoformat(c) for c in s.cancelled or ()),
+        )
+        for s in shifts
+    )
 
 
 def supporters(

@@ -65,3 +65,17 @@ def test_back_to_back_shifts_merge_into_one() -> None:
 
 def test_no_shift_means_off_shift() -> None:
     assert current_shift_end([], datetime(2026, 1, 5, tzinfo=UTC)) is None
+
+
+def test_a_cancelled_occurrence_is_off_shift_the_others_stand() -> None:
+    first = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    rule = ShiftRule(
+        first,
+        first + timedelta(hours=8),
+        "FREQ=DAILY",
+        "UTC",
+        cancelled=frozenset({first + timedelta(days=1)}),
+    )
+    assert is_on_shift([rule], first + timedelta(hours=1))
+    assert not is_on_shift([rule], first + timedelta(days=1, hours=1))
+    assert is_on_shift([rule], first + timedelta(days=2, hours=1))

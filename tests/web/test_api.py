@@ -276,3 +276,49 @@ def test_openapi_describes_every_api_route(helpline: Helpline) -> None:
 def test_unknown_api_path_is_a_json_404(helpline: Helpline) -> None:
     answer = helpline.api("GET", "/nothing-here")
     assert answer.status_code == 404 and answer.get_json()["error"]
+
+
+def test_one_occurrence_of_a_weekly_shift_is_cancelled_or_moved(
+    helpline: Helpline, casey: User
+) -> None:
+    sam = helpline.supporter(on_shift=False)
+    weekly = helpline.api(
+        "POST",
+        "/shifts",
+        user=casey,
+        json={
+            "supporter_id": sam.id,
+            "starts_at": "2026-12-07T18:00:00Z",
+            "ends_at": "2026-12-07T22:00:00Z",
+            "rrule": "FREQ=WEEKLY;COUNT=3",
+        },
+    ).get_json()
+    window = "/shifts?from=2026-12-01T00:00:00Z&to=2026-12-31T00:00:00Z"
+    assert len(helpline.api("GET", window, user=casey).get_json()["items"]) == 3
+    cancelled = helpline.api(
+        "POST",
+        f"/shifts/{weekly['id']}/cancel",
+        user=casey,
+        json={"occurrence": "2026-12-14T18:00:00+00:00"},
+    )
+    assert cancelled.status_code == 200
+    moved = helpline.api(
+        "POST",
+        f"/shifts/{weekly['id']}/move",
+        user=casey,
+        json={
+            "occurrence": "2026-12-21T18:00:00Z",
+            "starts_at": "2026-12-22T09:00:00Z",
+            "ends_at": "2026-12-22T13:00:00Z",
+        },
+    )
+    assert moved.status_code == 201
+    starts = [o["starts_at"] for o in helpline.api("GET", window, user=casey).get_json()["items"]]
+    assert starts == ["2026-12-07T18:00:00+00:00", "2026-12-22T09:00:00+00:00"]
+    wrong = helpline.api(
+        "POST",
+        f"/shifts/{weekly['id']}/cancel",
+        user=casey,
+        json={"occurrence": "2026-12-08T18:00:00Z"},
+    )
+    assert wrong.status_code == 400

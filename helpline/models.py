@@ -155,6 +155,9 @@ class Conversation(Base):
         ForeignKey("users.id", ondelete="SET NULL", name="fk_conversations_offered_to_id_users")
     )
     offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The intake question asked while waiting, and whether the answer raised the priority.
+    intake_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    intake_answer: Mapped[str | None] = mapped_column(String(160))
     # The flood policy: flagged for coordinators, then limited (served after everyone else).
     flagged: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     limited: Mapped[bool] = mapped_column(default=False, server_default=text("false"))

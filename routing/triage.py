@@ -100,3 +100,9 @@ def assess(text: str, rules: Sequence[tuple[str, re.Pattern[str]]] = _DEFAULT) -
         if found:
             return Risk(category, found.group(0))
     return None
+
+
+def is_urgent_answer(text: str, urgent_answers: Iterable[str]) -> bool:
+    """Does a reply to the intake question (e.g. "2" or "no" to "are you safe?") mean risk?"""
+    answer = normalise(text).strip(" .!")
+    return answer in {normalise(a) for a in urgent_answers if a.strip()}

@@ -95,6 +95,9 @@ def _apply(
         return []
     _record(session, convo, "queued", decision.reason, now, detail=_detail(decision))
     body = _waiting(session, convo, now, values)
+    if opening == NEW and values["text_intake"] and convo.intake_asked_at is None:
+        convo.intake_asked_at = now  # asked once, with the first text, not as another one
+        body += " " + str(values["text_intake"])
     return send(session, convo, _join(values, opening, body), now)
 
 

@@ -14,7 +14,7 @@ from helpline.services import assignment, flood, handoffs, keywords, programs, s
 from helpline.services import settings as settings_service
 from routing.handoff import decide
 from routing.model import Handoff
-from routing.triage import CRISIS_SKILL, assess
+from routing.triage import CRISIS_SKILL, assess, is_urgent_answer
 
 
 def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int]:
@@ -38,6 +38,8 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
         if is_new:
             announce[convo.id] = assignment.NEW
             flood.apply_opening_policy(session, texter, convo, now, values)
+        else:
+            _record_intake_answer(session, convo, pending, now, values)
         if _escalate(session, convo, pending, now) and _move_if_unqualified(
             session, convo, now, values
         ):
@@ -192,6 +194,31 @@ def _escalate(session: Session, convo: Conversation, message: Message, now: date
         detail={"category": risk.category},
     )
     return True
+
+
+def _record_intake_answer(
+    session: Session, convo: Conversation, message: Message, now: datetime, values: dict[str, Any]
+) -> None:
+    """The first text after the intake question is its answer; a worrying one ("2", "no" to
+    "are you safe?") makes the conversation urgent."""
+    if convo.intake_asked_at is None or convo.intake_answer is not None:
+        return
+    convo.intake_answer = message.body[:160]
+    answers = str(values["intake_urgent_answers"]).split(",")
+    if convo.priority == "urgent" or not is_urgent_answer(message.body, answers):
+        return
+    convo.priority = "urgent"
+    convo.urgent_since = now
+    if CRISIS_SKILL not in convo.required_skills:
+        convo.required_skills = [*convo.required_skills, CRISIS_SKILL]
+    _event(
+        session,
+        convo,
+        "triaged",
+        f"intake answer: \u201c{message.body[:40]}\u201d",
+        now,
+        detail={"category": "intake"},
+    )
 
 
 def _move_if_unqualified(

@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "kept and a supporter will reply then. If you are in danger now, {emergency}",
     "text_queue_update": "You're number {position} in line{estimate}. Thank you for waiting; "
     "we haven't forgotten you.",
+    # Asked while a texter waits (empty: not asked); programs can set their own.
+    "text_intake": "",
+    # Intake answers that make a conversation urgent, separated by commas.
+    "intake_urgent_answers": "2, no, not safe",
     "emergency_numbers": "call your local emergency number.",
     "helpline_timezone": "UTC",
 }
@@ -111,6 +115,8 @@ def update(session: Session, changes: dict[str, Any]) -> dict[str, Any]:
             low, high = COUNT_KEYS[key]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise SettingsError(f"{key} must be a whole number from {low} to {high}")
+        elif key == "text_intake" and value == "":
+            continue  # empty switches the intake question off
         elif not isinstance(value, str) or not value.strip() or len(value) > 1000:
             raise SettingsError(f"{key} must be a non-empty text of at most 1000 characters")
     if "helpline_timezone" in changes:

@@ -58,3 +58,14 @@ def test_everyday_idioms_raise_no_alarm(text: str) -> None:
 
 def test_case_and_spacing_do_not_hide_risk() -> None:
     assert assess("I   WANT TO\nKILL   MYSELF") is not None
+
+
+def test_intake_answers_are_matched_whole_and_loosely() -> None:
+    from routing.triage import is_urgent_answer
+
+    answers = ["2", "no", "not safe"]
+    assert is_urgent_answer(" 2 ", answers)
+    assert is_urgent_answer("No.", answers)
+    assert is_urgent_answer("NOT SAFE", answers)
+    assert not is_urgent_answer("1", answers)
+    assert not is_urgent_answer("no idea what to say", answers)

@@ -485,3 +485,27 @@ def test_coordinators_on_shift_take_conversations_too(helpline: Helpline) -> Non
     helpline.text_in("hi", from_="+15550207028")
     helpline.run_jobs()
     assert conversation_of(helpline, "+15550207028").supporter_id == casey.id
+
+
+def test_intake_answer_that_signals_danger_makes_the_texter_urgent(helpline: Helpline) -> None:
+    casey = helpline.coordinator()
+    helpline.api(
+        "PATCH",
+        "/settings",
+        user=casey,
+        json={"text_intake": "While you wait: are you safe right now? Reply 1 for yes, 2 for no."},
+    )
+    helpline.supporter("Sam Rivers", status="away")
+    helpline.text_in("hi", from_="+15550207029")
+    helpline.text_in("hello", from_="+15550207030")
+    helpline.run_jobs()
+    (asked,) = helpline.twilio.to("+15550207030")
+    assert "number 2 in line" in asked["Body"] and "are you safe right now?" in asked["Body"]
+    helpline.text_in("2", from_="+15550207030")
+    helpline.text_in("1", from_="+15550207029")
+    helpline.run_jobs()
+    unsafe = conversation_of(helpline, "+15550207030")
+    assert unsafe.priority == "urgent" and unsafe.intake_answer == "2"
+    assert conversation_of(helpline, "+15550207029").priority == "normal"
+    queue = helpline.api("GET", "/queue", user=casey).get_json()["items"]
+    assert queue[0]["id"] == unsafe.id  # jumped the line

@@ -106,25 +106,31 @@ def routing_settings(values: dict[str, Any]) -> RoutingSettings:
 def update(session: Session, changes: dict[str, Any]) -> dict[str, Any]:
     """Validate and store `changes`; refuse unknown keys and wrong types."""
     for key, value in changes.items():
-        if key not in DEFAULTS:
-            raise SettingsError(f"unknown setting {key!r}")
-        if key in SECONDS_KEYS:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise SettingsError(f"{key} must be a whole number of seconds, 0 or more")
-        elif key in COUNT_KEYS:
-            low, high = COUNT_KEYS[key]
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise SettingsError(f"{key} must be a whole number from {low} to {high}")
-        elif key == "text_intake" and value == "":
-            continue  # empty switches the intake question off
-        elif not isinstance(value, str) or not value.strip() or len(value) > 1000:
-            raise SettingsError(f"{key} must be a non-empty text of at most 1000 characters")
-    if "helpline_timezone" in changes:
-        _check_zone(changes["helpline_timezone"])
+        check(key, value)
     for key, value in changes.items():
         session.merge(Setting(key=key, value=value))
     session.flush()
     return load(session)
+
+
+def check(key: str, value: object) -> None:
+    """Raise SettingsError unless `value` is acceptable for setting `key`."""
+    if key not in DEFAULTS:
+        raise SettingsError(f"unknown setting {key!r}")
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if key in SECONDS_KEYS:
+        if not whole or value < 0:  # type: ignore[operator]
+            raise SettingsError(f"{key} must be a whole number of seconds, 0 or more")
+    elif key in COUNT_KEYS:
+        low, high = COUNT_KEYS[key]
+        if not whole or not low <= value <= high:  # type: ignore[operator]
+            raise SettingsError(f"{key} must be a whole number from {low} to {high}")
+    elif key == "helpline_timezone":
+        _check_zone(value)
+    elif key == "text_intake" and value == "":
+        return  # empty switches the intake question off
+    elif not isinstance(value, str) or not value.strip() or len(value) > 1000:
+        raise SettingsError(f"{key} must be a non-empty text of at most 1000 characters")
 
 
 def _check_zone(value: object) -> None:

@@ -106,3 +106,19 @@ def is_urgent_answer(text: str, urgent_answers: Iterable[str]) -> bool:
     """Does a reply to the intake question (e.g. "2" or "no" to "are you safe?") mean risk?"""
     answer = normalise(text).strip(" .!")
     return answer in {normalise(a) for a in urgent_answers if a.strip()}
+
+
+def phrase_rules(phrases: Iterable[str], category: str = "coordinator phrase") -> list[RiskRule]:
+    """Rules from plain phrases a coordinator adds ("want to disappear"), matched as whole
+    words, case and spacing ignored."""
+    rules = []
+    for phrase in phrases:
+        words = normalise(phrase).split()
+        if words:
+            rules.append(RiskRule(category, r"\b" + r"\s+".join(map(re.escape, words)) + r"\b"))
+    return rules
+
+
+def rule_set(extra_phrases: Iterable[str] = ()) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The default rules, plus a helpline's own phrases."""
+    return _DEFAULT + compile_rules(phrase_rules(extra_phrases))

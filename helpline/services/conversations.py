@@ -14,7 +14,7 @@ from helpline.services import assignment, flood, handoffs, keywords, programs, s
 from helpline.services import settings as settings_service
 from routing.handoff import decide
 from routing.model import Handoff
-from routing.triage import CRISIS_SKILL, assess, is_urgent_answer
+from routing.triage import CRISIS_SKILL, assess, is_urgent_answer, rule_set
 
 
 def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int]:
@@ -40,7 +40,7 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
             flood.apply_opening_policy(session, texter, convo, now, values)
         else:
             _record_intake_answer(session, convo, pending, now, values)
-        if _escalate(session, convo, pending, now) and _move_if_unqualified(
+        if _escalate(session, convo, pending, now, values) and _move_if_unqualified(
             session, convo, now, values
         ):
             announce[convo.id] = assignment.HANDED_OFF
@@ -174,11 +174,13 @@ def _reopen(
     return last
 
 
-def _escalate(session: Session, convo: Conversation, message: Message, now: datetime) -> bool:
+def _escalate(
+    session: Session, convo: Conversation, message: Message, now: datetime, values: dict[str, Any]
+) -> bool:
     """Make the conversation urgent and crisis-only when the text shows risk of harm."""
     if convo.priority == "urgent":
         return False
-    risk = assess(message.body)
+    risk = assess(message.body, rule_set(settings_service.risk_phrases(values)))
     if risk is None:
         return False
     convo.priority = "urgent"

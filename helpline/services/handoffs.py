@@ -15,6 +15,7 @@ from helpline.services import settings as settings_service
 from routing.handoff import plan_handoffs
 from routing.model import Assign, Close, Handoff, Nudge, RoutingSettings
 from routing.policy import choose_supporter
+from routing.triage import CRISIS_SKILL
 
 
 class NotOffered(Exception):
@@ -189,6 +190,9 @@ def transfer(
         return assignment.send(session, convo, body, now)
     if skill and skill not in convo.required_skills:
         convo.required_skills = [*convo.required_skills, skill]
+    if skill == CRISIS_SKILL and convo.priority != "urgent":
+        convo.priority = "urgent"  # escalating to crisis-trained supporters is urgent
+        convo.urgent_since = now
     assignment.requeue(
         session,
         convo,

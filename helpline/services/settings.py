@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "kept and a supporter will reply then. If you are in danger now, {emergency}",
     "text_queue_update": "You're number {position} in line{estimate}. Thank you for waiting; "
     "we haven't forgotten you.",
+    # Phrases that show risk of harm beyond the built-in rules, one per line (may be empty).
+    "risk_extra_phrases": "",
     # Asked while a texter waits (empty: not asked); programs can set their own.
     "text_intake": "",
     # Intake answers that make a conversation urgent, separated by commas.
@@ -127,10 +129,14 @@ def check(key: str, value: object) -> None:
             raise SettingsError(f"{key} must be a whole number from {low} to {high}")
     elif key == "helpline_timezone":
         _check_zone(value)
-    elif key == "text_intake" and value == "":
-        return  # empty switches the intake question off
+    elif key in ("text_intake", "risk_extra_phrases") and value == "":
+        return  # empty switches the feature off
     elif not isinstance(value, str) or not value.strip() or len(value) > 1000:
         raise SettingsError(f"{key} must be a non-empty text of at most 1000 characters")
+
+
+def risk_phrases(values: dict[str, Any]) -> list[str]:
+    return [line for line in str(values["risk_extra_phrases"]).splitlines() if line.strip()]
 
 
 def _check_zone(value: object) -> None:

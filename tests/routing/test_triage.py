@@ -69,3 +69,12 @@ def test_intake_answers_are_matched_whole_and_loosely() -> None:
     assert is_urgent_answer("NOT SAFE", answers)
     assert not is_urgent_answer("1", answers)
     assert not is_urgent_answer("no idea what to say", answers)
+
+
+def test_coordinator_phrases_match_as_whole_words() -> None:
+    from routing.triage import rule_set
+
+    rules = rule_set(["no way out"])
+    risk = assess("honestly there is no  way OUT", rules)
+    assert risk is not None and risk.category == "coordinator phrase"
+    assert assess("no way outside the house today", rules) is None

@@ -509,3 +509,38 @@ def test_intake_answer_that_signals_danger_makes_the_texter_urgent(helpline: Hel
     assert conversation_of(helpline, "+15550207029").priority == "normal"
     queue = helpline.api("GET", "/queue", user=casey).get_json()["items"]
     assert queue[0]["id"] == unsafe.id  # jumped the line
+
+
+def test_coordinators_add_their_own_risk_phrases(helpline: Helpline) -> None:
+    casey = helpline.coordinator()
+    assert (
+        helpline.api(
+            "PATCH",
+            "/settings",
+            user=casey,
+            json={"risk_extra_phrases": "want to disappear\nno way out"},
+        ).status_code
+        == 200
+    )
+    helpline.supporter("Sam Crisis", skills=["crisis"])
+    helpline.text_in("there's NO  way out for me", from_="+15550207031")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207031")
+    assert convo.priority == "urgent" and "crisis" in convo.required_skills
+
+
+def test_escalating_to_the_crisis_pool_makes_it_urgent(helpline: Helpline) -> None:
+    alex = helpline.supporter("Alex Untrained")
+    helpline.text_in("hi", from_="+15550207032")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207032")
+    crisis = helpline.supporter("Sam Crisis", skills=["crisis"])
+    answer = helpline.api(
+        "POST",
+        f"/conversations/{convo.id}/transfer",
+        user=alex,
+        json={"skill": "crisis", "note": "mentioned pills"},
+    )
+    assert answer.status_code == 200 and answer.get_json()["priority"] == "urgent"
+    helpline.run_jobs()
+    assert conversation_of(helpline, "+15550207032").supporter_id == crisis.id

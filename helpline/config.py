@@ -29,6 +29,7 @@ class Settings:
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_api_base_url: str = TWILIO_API
+    twilio_timeout_s: float = 15.0
     instance_path: Path = DEFAULT_INSTANCE
     production: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
@@ -68,11 +69,22 @@ class Settings:
             ),
             instance_path=instance,
             production=production,
+            twilio_timeout_s=_seconds("TWILIO_TIMEOUT_S", env.get("TWILIO_TIMEOUT_S") or "15"),
         )
 
 
 def _derive(key: str, purpose: str) -> str:
     return hmac.new(key.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+def _seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 300:
+        raise ConfigError(f"{name}: expected a number of seconds from 0 to 300, got {value!r}")
+    return seconds
 
 
 def _database_url(value: str | None, instance: Path) -> str:

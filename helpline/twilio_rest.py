@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from helpline.config import TWILIO_API, Settings
 from helpline.services.outbound import OutboundText
@@ -18,7 +21,12 @@ log = logging.getLogger(__name__)
 
 
 class TransientSendError(Exception):
-    """Twilio or the network failed for a passing reason: try again later."""
+    """Twilio or the network failed for a passing reason before the text was taken: try again."""
+
+
+class SendOutcomeUnknown(Exception):
+    """The request reached Twilio but no answer came back: it may have been sent. Resending
+    now could text the texter twice, so the send is reconciled first."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ def make_client(settings: Settings) -> Client | None:
     """A client for real sending, or None in dev mode (no credentials)."""
     if not settings.sends_texts:
         return None
-    http = BaseUrlHttpClient(settings.twilio_api_base_url, timeout=15)
+    http = BaseUrlHttpClient(settings.twilio_api_base_url, timeout=settings.twilio_timeout_s)
     return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
 
 
@@ -70,6 +78,28 @@ def send(client: Client | None, settings: Settings, text: OutboundText) -> Sent 
         if exc.status == 429 or exc.status >= 500:
             raise TransientSendError(f"Twilio answered {exc.status} ({exc.code})") from exc
         return Refused(error_code=exc.code, reason=str(exc.msg))
-    except OSError as exc:  # connection refused, reset, timeout (requests' errors are OSErrors)
-        raise TransientSendError(f"network error: {exc.__class__.__name__}") from exc
+    except requests.RequestException as exc:
+        if never_reached(exc):
+            raise TransientSendError(f"network error: {exc.__class__.__name__}") from exc
+        raise SendOutcomeUnknown(f"no answer from Twilio: {exc.__class__.__name__}") from exc
     return Sent(sid=str(message.sid), status=str(message.status or "queued"))
+
+
+def never_reached(exc: requests.RequestException) -> bool:
+    """The request certainly never reached Twilio (refused, or no connection in time)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(
+        reason, (NewConnectionError, ConnectTimeoutError)
+    )
+
+
+def find_sent(client: Client, text: OutboundText, since: datetime) -> Sent | None:
+    """The message Twilio created for `text`, if it did: same To, From and Body, sent since."""
+    for found in client.messages.list(
+        to=text.to, from_=text.from_, date_sent_after=since - timedelta(minutes=1), limit=100
+    ):
+        if found.body == text.body and found.direction != "inbound":
+            return Sent(sid=str(found.sid), status=str(found.status or "queued"))
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 from helpline import twilio_rest
@@ -12,6 +13,9 @@ from helpline.services import assignment, conversations, handoffs, outbound, swe
 from workers import queues, runtime
 
 log = logging.getLogger(__name__)
+
+# How long to let Twilio's message list catch up before asking it about an unanswered send.
+RECONCILE_AFTER_S = 30
 
 
 def process_inbound(message_id: int) -> None:
@@ -49,12 +53,35 @@ def send_text(message_id: int) -> None:
         with transaction(settings.database_url) as session:
             outbound.release_claim(session, message_id)
         raise
+    except twilio_rest.SendOutcomeUnknown:
+        log.warning("text %s: no answer from Twilio; reconciling before any resend", message_id)
+        queues.reconcile_send(runtime.redis(), message_id, delay_s=RECONCILE_AFTER_S)
+        return
     with transaction(settings.database_url) as session:
         if isinstance(result, twilio_rest.Sent):
             outbound.record_sent(session, message_id, result.sid, result.status)
         else:
             log.info("text %s refused by Twilio: %s", message_id, result.error_code)
             outbound.record_refused(session, message_id, result.error_code)
+
+
+def reconcile_send(message_id: int) -> None:
+    """Ask Twilio whether a text with an unknown outcome was created: record it, or send it."""
+    settings = runtime.settings()
+    client = runtime.twilio()
+    with transaction(settings.database_url) as session:
+        pending = outbound.claimed(session, message_id)
+    if pending is None or client is None:
+        return
+    text, claimed_at = pending
+    found = twilio_rest.find_sent(client, text, claimed_at)
+    with transaction(settings.database_url) as session:
+        if found is not None:
+            outbound.record_sent(session, message_id, found.sid, found.status)
+        else:
+            outbound.release_claim(session, message_id)
+    if found is None:
+        queues.send_text(runtime.redis(), message_id, attempt=f"-after-{uuid.uuid4().hex[:8]}")
 
 
 def tick() -> None:
@@ -68,4 +95,6 @@ def tick() -> None:
         queues.process_inbound(redis, message_id, attempt=slot)
     for message_id in stranded.outbound:
         queues.send_text(redis, message_id, attempt=slot)
+    for message_id in stranded.unresolved:
+        queues.reconcile_send(redis, message_id)
     apply_handoff_rules()

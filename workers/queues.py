@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -77,6 +78,28 @@ def send_text(connection: Redis, message_id: int, attempt: str = "") -> bool:
 def send_texts(connection: Redis, message_ids: list[int]) -> None:
     for message_id in message_ids:
         send_text(connection, message_id)
+
+
+def reconcile_send(connection: Redis, message_id: int, delay_s: int = 0) -> bool:
+    """Find out from Twilio whether a text whose send had no answer went out, before resending.
+
+    Delayed a little so Twilio's message list has caught up with what it created.
+    """
+    job_id = f"reconcile-{message_id}-{uuid.uuid4().hex[:8]}"
+    try:
+        queue(OUTBOUND, connection).enqueue_in(
+            timedelta(seconds=delay_s),
+            "workers.jobs.reconcile_send",
+            message_id,
+            job_id=job_id,
+            retry=_SEND_RETRY,
+            result_ttl=60,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except RedisError as exc:
+        log.warning("could not enqueue %s (%s); the sweep will re-queue it", job_id, exc)
+        return False
+    return True
 
 
 def route_queue(connection: Redis) -> bool:

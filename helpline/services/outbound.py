@@ -90,6 +90,34 @@ def _opted_out(session: Session, address: str) -> bool:
     return bool(session.scalar(select(Texter.opted_out).where(Texter.address == address)))
 
 
+def claimed(session: Session, message_id: int) -> tuple[OutboundText, datetime] | None:
+    """A text claimed for sending whose outcome is not known (no sid), and when it was claimed."""
+    message = session.get(Message, message_id)
+    if message is None or message.sid is not None or message.send_claimed_at is None:
+        return None
+    if message.delivery_status != "pending":
+        return None
+    text = OutboundText(message.id, message.to_address, message.from_address, message.body)
+    return text, message.send_claimed_at
+
+
+def unresolved(session: Session, claimed_before: datetime, limit: int = 500) -> list[int]:
+    """Texts claimed for sending long ago with no outcome: a worker died mid-send."""
+    return list(
+        session.scalars(
+            select(Message.id)
+            .where(
+                Message.direction == "out",
+                Message.delivery_status == "pending",
+                Message.sid.is_(None),
+                Message.send_claimed_at < claimed_before,
+            )
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    )
+
+
 def release_claim(session: Session, message_id: int) -> None:
     """A send failed for a passing reason: let the next attempt claim it again."""
     session.execute(update(Message).where(Message.id == message_id).values(send_claimed_at=None))

@@ -74,3 +74,66 @@ def test_without_credentials_texts_are_recorded_not_sent(helpline: Helpline) -> 
     (text,) = outbound(helpline)
     assert text.delivery_status == "recorded"
     assert helpline.twilio.requests == 0
+
+
+def slow_twilio(helpline: Helpline) -> None:
+    from dataclasses import replace
+
+    from workers import runtime
+
+    runtime.configure(replace(helpline.settings, twilio_timeout_s=0.3))
+
+
+def test_created_but_unanswered_send_is_reconciled_not_resent(helpline: Helpline) -> None:
+    """Twilio took the text but its answer never came: Twilio's list finds it; no resend."""
+    slow_twilio(helpline)
+    helpline.supporter()
+    helpline.twilio.fail_next(Failure(201, delay_s=1.0))
+    helpline.text_in("hi", from_="+15550203006")
+    helpline.run_jobs(retries=True)
+    assert len(helpline.twilio.to("+15550203006")) == 1
+    (text,) = outbound(helpline)
+    assert text.sid == helpline.twilio.to("+15550203006")[0]["sid"]
+
+
+def test_unanswered_send_that_never_arrived_is_sent_once(helpline: Helpline) -> None:
+    """No answer and nothing in Twilio's list: the text is sent again, exactly once."""
+    slow_twilio(helpline)
+    helpline.supporter()
+    helpline.twilio.fail_next(Failure(500, delay_s=1.0))
+    helpline.text_in("hi", from_="+15550203007")
+    helpline.run_jobs(retries=True)
+    assert len(helpline.twilio.to("+15550203007")) == 1
+    (text,) = outbound(helpline)
+    assert text.sid is not None and text.delivery_status == "queued"
+
+
+def test_a_send_left_claimed_by_a_dead_worker_is_reconciled_by_the_sweep(
+    helpline: Helpline,
+) -> None:
+    from datetime import timedelta
+
+    from redis import Redis
+    from sqlalchemy import update
+
+    from helpline.models import utcnow
+    from workers import jobs
+
+    helpline.supporter()
+    helpline.text_in("hi", from_="+15550203008")
+    inbound_id = helpline.db.scalars(select(Message.id)).one()
+    jobs.process_inbound(inbound_id)
+    Redis.from_url(helpline.settings.redis_url).flushdb()  # the worker died with its jobs
+    helpline.look_again()
+    (text,) = outbound(helpline)
+    long_ago = utcnow() - timedelta(minutes=6)
+    helpline.db.execute(
+        update(Message)
+        .where(Message.id == text.id)
+        .values(send_claimed_at=long_ago, created_at=long_ago)
+    )  # claimed, then the worker died
+    helpline.db.commit()
+    jobs.tick()
+    helpline.run_jobs(retries=True)
+    assert len(helpline.twilio.to("+15550203008")) == 1
+    assert outbound(helpline)[0].sid is not None

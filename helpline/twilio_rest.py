@@ -15,6 +15,7 @@ from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from helpline.config import TWILIO_API, Settings
+from helpline.services.intake import Inbound
 from helpline.services.outbound import OutboundText
 
 log = logging.getLogger(__name__)
@@ -103,3 +104,20 @@ def find_sent(client: Client, text: OutboundText, since: datetime) -> Sent | Non
         if found.body == text.body and found.direction != "inbound":
             return Sent(sid=str(found.sid), status=str(found.status or "queued"))
     return None
+
+
+def received_since(client: Client, since: datetime, limit: int = 1000) -> list[Inbound]:
+    """Texts Twilio received since `since` (whether or not their webhook reached us)."""
+    found = []
+    for message in client.messages.list(date_sent_after=since, limit=limit):
+        if message.direction == "inbound":
+            found.append(
+                Inbound(
+                    str(message.sid),
+                    str(message.from_),
+                    str(message.to),
+                    str(message.body or ""),
+                    int(message.num_media or 0),
+                )
+            )
+    return found

@@ -21,22 +21,25 @@ from workers import queues, runtime
 log = logging.getLogger("workers")
 
 TICK_S = 5
-_TICK_LEASE = "helpline:tick-lease"
+# Periodic jobs: (job, every so many seconds). Each runs on exactly one worker per period.
+PERIODIC = (("tick", TICK_S), ("reconcile_inbound", 60))
 
 
-def keep_ticking(redis: Redis, stop: threading.Event, interval: int = TICK_S) -> None:
-    """Every `interval`, exactly one worker across all hosts enqueues the tick job.
+def keep_ticking(redis: Redis, stop: threading.Event, scale: float = 1.0) -> None:
+    """Every period, exactly one worker across all hosts enqueues each periodic job.
 
-    The lease lives in Redis, so an empty Redis (restart, loss) just means the next worker
-    to look takes it: periodic work needs nothing that survives in Redis.
+    The leases live in Redis, so an empty Redis (restart, loss) just means the next worker
+    to look takes them: periodic work needs nothing that survives in Redis.
     """
     while not stop.is_set():
-        try:
-            if redis.set(_TICK_LEASE, "1", nx=True, ex=interval):
-                queues.tick(redis, slot=int(time.time()) // interval)
-        except RedisError as exc:
-            log.warning("tick skipped, Redis unreachable: %s", exc)
-        stop.wait(interval / 2)
+        for name, seconds in PERIODIC:
+            interval = max(1, int(seconds * scale))
+            try:
+                if redis.set(f"helpline:lease:{name}", "1", nx=True, ex=interval):
+                    queues.periodic(redis, name, slot=int(time.time()) // interval)
+            except RedisError as exc:
+                log.warning("%s skipped, Redis unreachable: %s", name, exc)
+        stop.wait(TICK_S * scale / 2)
 
 
 def main(argv: list[str] | None = None) -> int:

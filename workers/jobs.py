@@ -9,13 +9,14 @@ from datetime import timedelta
 from helpline import twilio_rest
 from helpline.db import transaction
 from helpline.models import utcnow
-from helpline.services import assignment, conversations, handoffs, outbound, sweeps
+from helpline.services import assignment, conversations, handoffs, intake, outbound, sweeps
 from workers import queues, runtime
 
 log = logging.getLogger(__name__)
 
 # How long to let Twilio's message list catch up before asking it about an unanswered send.
 RECONCILE_AFTER_S = 30
+RECONCILE_INBOUND_WINDOW = timedelta(hours=1)
 
 
 def process_inbound(message_id: int) -> None:
@@ -82,6 +83,18 @@ def reconcile_send(message_id: int) -> None:
             outbound.release_claim(session, message_id)
     if found is None:
         queues.send_text(runtime.redis(), message_id, attempt=f"-after-{uuid.uuid4().hex[:8]}")
+
+
+def reconcile_inbound() -> None:
+    """Ingest texts Twilio received in the last hour whose webhook never reached us."""
+    client = runtime.twilio()
+    if client is None:
+        return
+    received = twilio_rest.received_since(client, utcnow() - RECONCILE_INBOUND_WINDOW)
+    with transaction(runtime.settings().database_url) as session:
+        stored = intake.store_missing(session, received, utcnow())
+    for message_id in stored:
+        queues.process_inbound(runtime.redis(), message_id)
 
 
 def tick() -> None:

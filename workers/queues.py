@@ -120,5 +120,6 @@ def apply_handoff_rules(connection: Redis) -> bool:
     )
 
 
-def tick(connection: Redis, slot: int) -> bool:
-    return _enqueue(connection, ROUTING, "workers.jobs.tick", f"tick-{slot}", Retry(max=1))
+def periodic(connection: Redis, job: str, slot: int) -> bool:
+    """Enqueue a periodic job (`tick`, `reconcile_inbound`) once for its time slot."""
+    return _enqueue(connection, ROUTING, f"workers.jobs.{job}", f"{job}-{slot}", Retry(max=1))

@@ -74,6 +74,16 @@ def store(session: Session, inbound: Inbound, now: datetime) -> int:
     return message_id
 
 
+def store_missing(session: Session, received: list[Inbound], now: datetime) -> list[int]:
+    """Store texts not stored yet (a webhook Twilio never delivered); their new ids."""
+    sids = [r.sid for r in received]
+    known = (
+        set(session.scalars(select(Message.sid).where(Message.sid.in_(sids)))) if sids else set()
+    )
+    missing = [r for r in received if r.sid not in known]
+    return [store(session, inbound, now) for inbound in missing]
+
+
 def unprocessed(session: Session, older_than: datetime, limit: int = 500) -> list[int]:
     """Inbound texts stored but not processed by `older_than`: the sweep re-queues them."""
     return list(

@@ -1,4 +1,4 @@
-"""Signing in and out of the web inbox: argon2id passwords, CSRF-protected forms."""
+"""Signing in and out of the web inbox: argon2id passwords, server-side sessions, CSRF."""
 
 from __future__ import annotations
 
@@ -9,26 +9,32 @@ from typing import Any, TypeVar, cast
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from helpline import web
+from helpline import signin, web
 from helpline.models import User
-from helpline.services import users
+from helpline.services import web_sessions
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
+THROTTLED = "Too many sign-in attempts. Please wait 15 minutes and try again."
 
 
 @bp.before_app_request
 def load_user() -> None:
-    """The signed-in user on g.user; a deactivated user is signed out at once."""
+    """The signed-in user on g.user. A revoked, idle or expired session, or a deactivated
+    user, is signed out at once."""
     g.user = None
-    user_id = session.get("user_id")
-    if user_id is None:
+    token = session.get("sid")
+    if not token:
         return
-    user = web.db().get(User, user_id)
-    if user is None or not user.is_active:
+    found = web_sessions.resume(web.db(), token, web.now())
+    if found is None:
         session.clear()
         return
-    g.user = user
+    row, g.user = found
+    if web_sessions.needs_touch(row, web.now()):
+        with web.resources().sessions() as writer:  # its own short write, even on a GET
+            web_sessions.touch(writer, token, web.now())
+            writer.commit()
 
 
 def current_user() -> User:
@@ -50,13 +56,16 @@ def login() -> str | Response | tuple[str, int]:
     if request.method == "GET":
         return render_template("login.html")
     email = request.form.get("email", "")
-    password = request.form.get("password", "")
-    user = users.authenticate(web.db(), email, password)
+    try:
+        user = signin.authenticate(email, request.form.get("password", ""))
+    except signin.Throttled:
+        return render_template("login.html", error=THROTTLED, email=email), 429
     if user is None:
         return render_template("login.html", error="Wrong email or password.", email=email), 401
-    web.db().commit()  # a password hash may have been upgraded
-    session.clear()  # a fresh session on every sign-in
-    session["user_id"] = user.id
+    token = web_sessions.start(web.db(), user, web.now())
+    web.db().commit()
+    session.clear()  # a fresh session on every sign-in: nothing carried over
+    session["sid"] = token
     return redirect(_safe_next(request.args.get("next")))
 
 
@@ -69,6 +78,10 @@ def _safe_next(target: str | None) -> str:
 
 @bp.post("/logout")
 def logout() -> Response:
+    token = session.get("sid")
+    if token:
+        web_sessions.end(web.db(), token, web.now())
+        web.db().commit()
     session.clear()
     return redirect(url_for("auth.login"))
 

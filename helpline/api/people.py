@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from helpline import web
+from helpline import signin, web
 from helpline.api import (
     after_id,
     bp,
@@ -23,7 +23,7 @@ from helpline.api import (
 )
 from helpline.models import Shift, User
 from helpline.services import settings as settings_service
-from helpline.services import shifts, snapshots, users
+from helpline.services import shifts, snapshots, users, web_sessions
 from workers import queues
 
 
@@ -50,7 +50,10 @@ def create_token() -> tuple[Response, int]:
     if not isinstance(email, str) or not isinstance(password, str):
         raise fail(400, "email and password are required")
     session = web.db()
-    user = users.authenticate(session, email, password)
+    try:
+        user = signin.authenticate(email, password)
+    except signin.Throttled as exc:
+        raise fail(429, "too many failed attempts; wait 15 minutes") from exc
     if user is None:
         raise fail(401, "wrong email or password")
     token = users.issue_token(session, user)
@@ -128,14 +131,19 @@ def get_supporter(user_id: int) -> Response:
 def patch_supporter(user_id: int) -> Response:
     user = get_or_404(User, user_id)
     session = web.db()
+    was_active = user.is_active
     try:
         users.update_user(session, user, json_body())
     except users.EmailTaken as exc:
         raise fail(409, str(exc)) from exc
     except users.UserError as exc:
         raise fail(400, str(exc)) from exc
+    if was_active and not user.is_active:
+        # Deactivated: signed out everywhere at once, and their conversations handed on.
+        web_sessions.revoke_everything(session, user.id, web.now())
+        user.status = "offline"
     session.commit()
-    queues.route_queue(web.redis())
+    queues.apply_handoff_rules(web.redis())
     return jsonify(render_user(user))
 
 

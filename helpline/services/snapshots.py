@@ -70,11 +70,11 @@ def supporters(
     session: Session, urgent_weight: int = 2, ids: Sequence[int] | None = None
 ) -> list[model.Supporter]:
     """Active users who could take a conversation: the available ones, or exactly `ids`."""
-    query = select(models.User).where(models.User.is_active)
+    query = select(models.User)
     if ids is None:
-        query = query.where(models.User.status == "available")
+        query = query.where(models.User.is_active, models.User.status == "available")
     else:
-        query = query.where(models.User.id.in_(ids))
+        query = query.where(models.User.id.in_(ids))  # holders, deactivated ones included
     users = session.scalars(query).all()
     user_ids = [u.id for u in users]
     shifts: dict[int, list[models.Shift]] = defaultdict(list)
@@ -91,7 +91,7 @@ def supporter(user: models.User, load: Load, shifts: Sequence[models.Shift]) -> 
     return model.Supporter(
         id=user.id,
         name=user.name,
-        status=user.status,
+        status=user.status if user.is_active else "offline",
         skills=frozenset(user.skills or ()),
         max_conversations=user.max_conversations,
         active_conversations=load.count,

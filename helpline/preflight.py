@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from redis import Redis
@@ -11,6 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from helpline.config import ConfigError, Settings
 from helpline.db import get_engine
+
+log = logging.getLogger(__name__)
 
 
 def check(settings: Settings) -> None:
@@ -28,10 +31,29 @@ def check_database(settings: Settings) -> None:
 
 
 def check_redis(settings: Settings) -> None:
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5)
     try:
-        Redis.from_url(settings.redis_url, socket_connect_timeout=5).ping()
+        redis.ping()
     except RedisError as exc:
         raise ConfigError(f"REDIS_URL: cannot reach Redis ({_first_line(exc)})") from exc
+    warn_about_posture(redis)
+
+
+def warn_about_posture(redis: Redis) -> None:
+    """Redis holds only queues and leases, but evicting a queued job delays a texter until the
+    sweep finds it: ask for noeviction and persistence, and say so when they are missing."""
+    try:
+        policy = redis.config_get("maxmemory-policy").get("maxmemory-policy")
+        persistence = redis.config_get("appendonly").get("appendonly") == "yes" or bool(
+            redis.config_get("save").get("save")
+        )
+    except RedisError:
+        log.info("Redis does not allow CONFIG GET; cannot check its eviction policy")
+        return
+    if policy != "noeviction":
+        log.warning("REDIS_URL: maxmemory-policy is %s; noeviction is recommended", policy)
+    if not persistence:
+        log.warning("REDIS_URL: no persistence (appendonly/save); the sweep recovers lost jobs")
 
 
 def check_or_exit(process: str) -> Settings:

@@ -9,13 +9,16 @@ from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
-from helpline import web
+from helpline import throttle, web
 from helpline.services import intake, outbound
 from workers import queues
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
 
+# Forged webhooks from one address: this many in the window, then refused unread.
+SIGNATURE_FAILURE_LIMIT = 30
+SIGNATURE_FAILURE_WINDOW_S = 300
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
@@ -37,12 +40,20 @@ def signed_form() -> dict[str, str]:
     url = settings.public_url + request.path
     if request.query_string:
         url += "?" + request.query_string.decode("ascii", "replace")
+    failures = throttle.key("webhook-signature", request.remote_addr or "unknown")
+    if throttle.is_blocked(web.redis(), [(failures, SIGNATURE_FAILURE_LIMIT)]):
+        abort(Response("too many invalid signatures; slow down\n", 429))
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not RequestValidator(settings.webhook_auth_token).validate(
         url, form, signature
     ):
         log.warning("webhook %s refused: bad or missing signature", request.path)
+        throttle.record_failure(web.redis(), [failures], SIGNATURE_FAILURE_WINDOW_S)
         abort(Response("invalid signature\n", 403))
+    account = form.get("AccountSid")
+    if settings.twilio_account_sid and account and account != settings.twilio_account_sid:
+        log.warning("webhook %s refused: AccountSid is not ours", request.path)
+        abort(Response("unknown AccountSid\n", 403))
     return form
 
 

@@ -127,3 +127,31 @@ def test_unsigned_status_callback_is_refused(helpline: Helpline) -> None:
         "/twilio/status", data={"MessageSid": "SM1", "MessageStatus": "delivered"}
     )
     assert answer.status_code == 403
+
+
+def test_a_text_for_another_twilio_account_is_refused(helpline: Helpline) -> None:
+    answer = helpline.text_in("hi", AccountSid="AC" + "1" * 32)
+    assert answer.status_code == 403
+    assert count_messages(helpline) == 0
+
+
+def test_an_address_sending_forged_webhooks_is_slowed_down(helpline: Helpline) -> None:
+    form = {"MessageSid": message_sid(), "From": "+15550001111", "To": "+15550100000", "Body": "hi"}
+    codes = [
+        helpline.post_signed("/twilio/messages", form, signature="Zm9yZ2Vk").status_code
+        for _ in range(31)
+    ]
+    assert codes == [403] * 30 + [429]
+
+
+def test_database_down_answers_503_so_twilio_retries(helpline: Helpline) -> None:
+    from dataclasses import replace
+
+    from helpline.app import create_app
+
+    broken = replace(
+        helpline.settings, database_url="postgresql+psycopg://nobody@127.0.0.1:9/nothing"
+    )
+    helpline.client = create_app(broken, TESTING=True).test_client()
+    answer = helpline.text_in("are you there")
+    assert answer.status_code == 503

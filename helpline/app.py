@@ -10,7 +10,7 @@ from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from helpline import cli, security, web
+from helpline import cli, security, vault, web
 from helpline.config import ConfigError, Settings
 
 csrf = CSRFProtect()
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
         **flask_config,
     )
     logging.basicConfig(level=logging.INFO)
+    vault.configure(settings.vault_key)
     web.init_app(app, settings)
     csrf.init_app(app)
     security.init_app(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -32,6 +34,9 @@ class Settings:
     twilio_timeout_s: float = 15.0
     instance_path: Path = DEFAULT_INSTANCE
     production: bool = False
+    # 32 bytes sealing texters' addresses (TEXTER_DATA_KEY). Unset outside production, a key
+    # is derived from the secret key, so development keeps one generated secret, not two.
+    texter_data_key: bytes | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -50,6 +55,12 @@ class Settings:
             return self.twilio_auth_token
         return _derive(self.secret_key, "dev-twilio-token")
 
+    @property
+    def vault_key(self) -> bytes:
+        if self.texter_data_key is not None:
+            return self.texter_data_key
+        return bytes.fromhex(_derive(self.secret_key, "texter-data-key"))
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and check every variable of the contract; raise ConfigError naming the bad one."""
@@ -61,6 +72,7 @@ class Settings:
             database_url=_database_url(env.get("DATABASE_URL"), instance),
             redis_url=_redis_url(env.get("REDIS_URL"), instance),
             secret_key=_secret_key(env.get("SECRET_KEY"), instance, production),
+            texter_data_key=_texter_data_key(env.get("TEXTER_DATA_KEY"), production),
             public_url=_http_url("PUBLIC_URL", env.get("PUBLIC_URL") or f"http://localhost:{port}"),
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
@@ -135,3 +147,19 @@ def _secret_key(value: str | None, instance: Path, production: bool) -> str:
         return key
     except OSError as exc:
         raise ConfigError(f"SECRET_KEY: unset, and {path} could not be used: {exc}") from exc
+
+
+def _texter_data_key(value: str | None, production: bool) -> bytes | None:
+    """32 bytes, base64-encoded. Losing it loses every stored texter number: keep it safe."""
+    if not value:
+        if production:
+            raise ConfigError("TEXTER_DATA_KEY: required in production (HELPLINE_ENV=production)")
+        return None
+    try:
+        # Standard or URL-safe alphabet, as the operator's tool printed it.
+        key = base64.b64decode(value.strip().replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ConfigError("TEXTER_DATA_KEY: expected 32 random bytes, base64-encoded")
+    return key

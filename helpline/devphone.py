@@ -14,11 +14,11 @@ import urllib.request
 from urllib.parse import urlencode
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from werkzeug.wrappers import Response
 
-from helpline import web
+from helpline import vault, web
 from helpline.models import Message
 
 bp = Blueprint("devphone", __name__, url_prefix="/dev/phone")
@@ -37,9 +37,7 @@ def _number() -> str:
 def _texts(number: str) -> list[Message]:
     return list(
         web.db().scalars(
-            select(Message)
-            .where(or_(Message.from_address == number, Message.to_address == number))
-            .order_by(Message.id)
+            select(Message).where(Message.texter_key == vault.index(number)).order_by(Message.id)
         )
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
+from helpline import vault
 from helpline.config import PROJECT_ROOT, Settings
 
 
@@ -16,6 +17,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(settings: Settings) -> None:
+    vault.configure(settings.vault_key)  # migrations seal addresses stored in clear before
     if settings.database_url.startswith("sqlite:///"):
         settings.instance_path.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(settings.database_url), "head")

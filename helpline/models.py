@@ -10,6 +10,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpline.db import Base
+from helpline.vault import SealedAddress
 
 OPEN_STATUSES = ("queued", "active")
 
@@ -112,12 +113,14 @@ class Shift(Base):
 
 
 class Texter(Base):
-    """Someone who texts the line, known only by the address they text from."""
+    """Someone who texts the line, known only by the address they text from: sealed at rest,
+    found by its blind index (`vault.index`)."""
 
     __tablename__ = "texters"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    address: Mapped[str] = mapped_column(String(64), unique=True)
+    address: Mapped[str] = mapped_column(SealedAddress)
+    address_key: Mapped[str] = mapped_column(String(64), unique=True)
     opted_out: Mapped[bool] = mapped_column(default=False)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -197,8 +200,7 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_unprocessed", "processed_at", "direction", "id"),
-        Index("ix_messages_from_address", "from_address", "direction"),
-        Index("ix_messages_to_address", "to_address", "direction"),
+        Index("ix_messages_texter_key", "texter_key", "direction"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -208,8 +210,10 @@ class Message(Base):
     direction: Mapped[str] = mapped_column(String(3))
     sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     body: Mapped[str] = mapped_column(Text, default="")
-    from_address: Mapped[str] = mapped_column(String(64))
-    to_address: Mapped[str] = mapped_column(String(64))
+    # Both ends sealed at rest; the texter's end is found by its blind index, `texter_key`.
+    from_address: Mapped[str] = mapped_column(SealedAddress)
+    to_address: Mapped[str] = mapped_column(SealedAddress)
+    texter_key: Mapped[str] = mapped_column(String(64))
     num_media: Mapped[int] = mapped_column(default=0)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     delivery_status: Mapped[str] = mapped_column(String(24), default="pending")

@@ -6,13 +6,15 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from helpline import models  # noqa: F401  (registers the tables)
+from helpline import models, vault  # noqa: F401  (models registers the tables)
 from helpline.config import Settings
 from helpline.db import Base, get_engine
 
 MIGRATION_LOCK_KEY = 0x4D494752  # "MIGR"
 
 url = context.config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url
+if not vault.is_configured():  # run by the alembic command itself rather than `migrate`
+    vault.configure(Settings.from_env().vault_key)
 
 
 def run_migrations_online() -> None:

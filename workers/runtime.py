@@ -7,6 +7,7 @@ from functools import cache
 from redis import Redis
 from twilio.rest import Client
 
+from helpline import vault
 from helpline.config import Settings
 from helpline.twilio_rest import make_client
 
@@ -16,13 +17,14 @@ _configured: list[Settings] = []
 def configure(settings: Settings) -> None:
     """Set the settings jobs in this process use (the worker entry point and tests call it)."""
     _configured[:] = [settings]
+    vault.configure(settings.vault_key)
     redis.cache_clear()
     twilio.cache_clear()
 
 
 def settings() -> Settings:
     if not _configured:
-        _configured.append(Settings.from_env())
+        configure(Settings.from_env())
     return _configured[0]
 
 

@@ -26,12 +26,12 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
     message = session.get(Message, message_id)
     if message is None or message.direction != "in" or message.processed_at is not None:
         return []
-    texter = _lock_texter(session, message.from_address, now)
+    texter = _lock_texter(session, message.from_address, message.texter_key, now)
     values = settings_service.load(session)
     announce: dict[int, str] = {}
     convo = None
     # The texter's row lock orders their texts: earlier unprocessed ones go first.
-    for pending in _unprocessed_from(session, message.from_address, up_to=message_id):
+    for pending in _unprocessed_from(session, message.texter_key, up_to=message_id):
         convo, is_new = _receive(session, texter, pending, now, values)
         if convo is None:
             continue
@@ -54,13 +54,13 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
     return [t.id for t in texts]
 
 
-def _lock_texter(session: Session, address: str, now: datetime) -> Texter:
+def _lock_texter(session: Session, address: str, key: str, now: datetime) -> Texter:
     session.execute(
-        insert_ignoring_conflicts(session, Texter.__table__, ["address"]).values(
-            address=address, opted_out=False, created_at=now
+        insert_ignoring_conflicts(session, Texter.__table__, ["address_key"]).values(
+            address=address, address_key=key, opted_out=False, created_at=now
         )
     )
-    query = select(Texter).where(Texter.address == address)
+    query = select(Texter).where(Texter.address_key == key)
     if is_postgresql(session):
         query = query.with_for_update()
     texter = session.scalar(query)
@@ -68,12 +68,12 @@ def _lock_texter(session: Session, address: str, now: datetime) -> Texter:
     return texter
 
 
-def _unprocessed_from(session: Session, address: str, up_to: int) -> list[Message]:
+def _unprocessed_from(session: Session, texter_key: str, up_to: int) -> list[Message]:
     return list(
         session.scalars(
             select(Message)
             .where(
-                Message.from_address == address,
+                Message.texter_key == texter_key,
                 Message.direction == "in",
                 Message.processed_at.is_(None),
                 Message.id <= up_to,
@@ -254,7 +254,7 @@ def _opt_out(session: Session, texter: Texter, convo: Conversation | None, now: 
     # Texts queued but not yet handed to Twilio must never go out now.
     for pending in session.scalars(
         select(Message).where(
-            Message.to_address == texter.address,
+            Message.texter_key == texter.address_key,
             Message.direction == "out",
             Message.delivery_status == "pending",
             Message.send_claimed_at.is_(None),

@@ -62,7 +62,7 @@ def is_flooding(
             select(func.count())
             .select_from(Message)
             .where(
-                Message.from_address == texter.address,
+                Message.texter_key == texter.address_key,
                 Message.direction == "in",
                 Message.created_at >= now - timedelta(minutes=1),
             )

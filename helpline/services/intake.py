@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from helpline import vault
 from helpline.db import insert_ignoring_conflicts
 from helpline.models import Message
 
@@ -64,6 +65,7 @@ def store(session: Session, inbound: Inbound, now: datetime) -> int:
             body=inbound.body,
             from_address=inbound.from_address,
             to_address=inbound.to_address,
+            texter_key=vault.index(inbound.from_address),
             num_media=inbound.num_media,
             delivery_status="received",
             created_at=now,

@@ -53,6 +53,7 @@ def queue_text(
         body=body,
         from_address=convo.helpline_number,
         to_address=texter.address,
+        texter_key=texter.address_key,
         author_id=author_id,
         delivery_status="pending",
         created_at=now,
@@ -79,15 +80,15 @@ def claim_send(session: Session, message_id: int, now: datetime) -> OutboundText
         return None
     message = session.get(Message, message_id)
     assert message is not None
-    if _opted_out(session, message.to_address):
+    if _opted_out(session, message.texter_key):
         message.delivery_status = "canceled"
         message.error_code = 21610
         return None
     return OutboundText(message.id, message.to_address, message.from_address, message.body)
 
 
-def _opted_out(session: Session, address: str) -> bool:
-    return bool(session.scalar(select(Texter.opted_out).where(Texter.address == address)))
+def _opted_out(session: Session, texter_key: str) -> bool:
+    return bool(session.scalar(select(Texter.opted_out).where(Texter.address_key == texter_key)))
 
 
 def claimed(session: Session, message_id: int) -> tuple[OutboundText, datetime] | None:

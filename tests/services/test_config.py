@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,31 @@ def test_unusable_value_names_its_variable(tmp_path: Path, name: str, value: str
 
 def test_port_sets_the_default_public_url(tmp_path: Path) -> None:
     assert settings(tmp_path, PORT="8123").public_url == "http://localhost:8123"
+
+
+def test_without_a_texter_data_key_development_derives_one_from_the_secret_key(
+    tmp_path: Path,
+) -> None:
+    key = settings(tmp_path).vault_key
+    assert len(key) == 32 and settings(tmp_path).vault_key == key
+    assert settings(tmp_path, SECRET_KEY="another").vault_key != key
+
+
+def test_texter_data_key_is_read_in_either_base64_alphabet(tmp_path: Path) -> None:
+    raw = bytes(range(200, 232))  # encodes with both '+'/'/' and '-'/'_' forms
+    standard = base64.b64encode(raw).decode()
+    urlsafe = base64.urlsafe_b64encode(raw).decode()
+    assert standard != urlsafe
+    assert settings(tmp_path, TEXTER_DATA_KEY=standard).texter_data_key == raw
+    assert settings(tmp_path, TEXTER_DATA_KEY=urlsafe).texter_data_key == raw
+
+
+@pytest.mark.parametrize("value", ["short", base64.b64encode(b"x" * 16).decode(), "!!!!"])
+def test_unusable_texter_data_key_is_named(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="TEXTER_DATA_KEY"):
+        settings(tmp_path, TEXTER_DATA_KEY=value)
+
+
+def test_texter_data_key_is_required_in_production(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="TEXTER_DATA_KEY"):
+        settings(tmp_path, HELPLINE_ENV="production", SECRET_KEY="s" * 40)

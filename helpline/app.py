@@ -10,7 +10,7 @@ from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from helpline import cli, security, vault, web
+from helpline import auditing, cli, security, vault, web
 from helpline.config import ConfigError, Settings
 
 csrf = CSRFProtect()
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     web.init_app(app, settings)
     csrf.init_app(app)
     security.init_app(app)
+    auditing.init_app(app)
     cli.init_app(app)
 
     from helpline import api, auth, devphone, inbox, webhooks

@@ -123,6 +123,8 @@ class Texter(Base):
     address_key: Mapped[str] = mapped_column(String(64), unique=True)
     opted_out: Mapped[bool] = mapped_column(default=False)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Texted DELETE and was asked to confirm: a second DELETE soon after erases them.
+    erase_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -241,6 +243,31 @@ class ConversationEvent(Base):
     supporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who saw or did what to which conversation, and who was refused: append-only.
+
+    No foreign keys on purpose: an entry outlives the conversation it names (the retention
+    purge deletes conversations, never their audit trail), and the database refuses any
+    UPDATE or DELETE of this table (triggers in migration 0010).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_conversation", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column()
+    action: Mapped[str] = mapped_column(String(32))
+    conversation_id: Mapped[int | None] = mapped_column()
+    method: Mapped[str | None] = mapped_column(String(8))
+    path: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[int | None] = mapped_column()
+    remote_addr: Mapped[str | None] = mapped_column(
+        String(64)
+    )  # the staff member's, never a texter's
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Program(Base):

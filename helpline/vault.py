@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Dialect, Text
 from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 VERSION = "v1"  # a prefix on every sealed value, so a later key can be told apart
@@ -96,8 +97,17 @@ class SealedAddress(TypeDecorator[str]):
 
     class comparator_factory(TypeDecorator.Comparator[str]):  # noqa: N801 (SQLAlchemy's name)
         def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
-            # Sealing is randomised: an equality test would silently match nothing.
-            if op in (operators.eq, operators.ne, operators.in_op, operators.not_in_op):
+            # Sealing is randomised: testing against a value would silently match nothing.
+            # (Column against column stays allowed: SQLAlchemy itself compares columns.)
+            by_value = any(
+                not isinstance(o, ColumnElement) or isinstance(o, BindParameter) for o in other
+            )
+            if by_value and op in (
+                operators.eq,
+                operators.ne,
+                operators.in_op,
+                operators.not_in_op,
+            ):
                 raise VaultError("compare sealed addresses by their blind index, not by value")
             return super().operate(op, *other, **kwargs)
 

@@ -22,7 +22,7 @@ log = logging.getLogger("workers")
 
 TICK_S = 5
 # Periodic jobs: (job, every so many seconds). Each runs on exactly one worker per period.
-PERIODIC = (("tick", TICK_S), ("reconcile_inbound", 60))
+PERIODIC = (("tick", TICK_S), ("reconcile_inbound", 60), ("purge", 3600))
 
 
 def keep_ticking(redis: Redis, stop: threading.Event, scale: float = 1.0) -> None:

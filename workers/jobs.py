@@ -9,7 +9,16 @@ from datetime import timedelta
 from helpline import twilio_rest
 from helpline.db import transaction
 from helpline.models import utcnow
-from helpline.services import assignment, conversations, handoffs, intake, outbound, sweeps
+from helpline.services import (
+    assignment,
+    conversations,
+    handoffs,
+    intake,
+    outbound,
+    retention,
+    sweeps,
+)
+from helpline.services import settings as settings_service
 from workers import queues, runtime
 
 log = logging.getLogger(__name__)
@@ -95,6 +104,23 @@ def reconcile_inbound() -> None:
         stored = intake.store_missing(session, received, utcnow())
     for message_id in stored:
         queues.process_inbound(runtime.redis(), message_id)
+
+
+def purge() -> None:
+    """The retention purge, batch by batch, each batch its own transaction."""
+    while True:
+        with transaction(runtime.settings().database_url) as session:
+            retention_s = int(settings_service.load(session)["retention_s"])
+            purged = retention.purge(session, utcnow(), retention_s)
+        if purged.conversations or purged.messages or purged.texters:
+            log.info(
+                "purged %d conversations, %d texts, %d texters",
+                purged.conversations,
+                purged.messages,
+                purged.texters,
+            )
+        if not purged.more:
+            return
 
 
 def tick() -> None:

@@ -121,5 +121,5 @@ def apply_handoff_rules(connection: Redis) -> bool:
 
 
 def periodic(connection: Redis, job: str, slot: int) -> bool:
-    """Enqueue a periodic job (`tick`, `reconcile_inbound`) once for its time slot."""
+    """Enqueue a periodic job (`tick`, `reconcile_inbound`, `purge`) once for its time slot."""
     return _enqueue(connection, ROUTING, f"workers.jobs.{job}", f"{job}-{slot}", Retry(max=1))

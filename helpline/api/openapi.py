@@ -195,6 +195,12 @@ def spec() -> dict[str, Any]:
                 "delete": _op("Delete a program", "204"),
             },
             "/queue": {"get": _op("Waiting conversations in serving order")},
+            "/audit": {
+                "get": _op(
+                    "The audit log: views of conversations, refusals, purges",
+                    params=("conversation_id", *paged),
+                )
+            },
             "/conversations": {"get": _op("List conversations", params=("status", *paged))},
             "/conversations/{id}": {
                 "parameters": _id("id"),

@@ -10,7 +10,15 @@ from sqlalchemy.orm import Session
 
 from helpline.db import insert_ignoring_conflicts, is_postgresql
 from helpline.models import OPEN_STATUSES, Conversation, ConversationEvent, Message, Texter
-from helpline.services import assignment, flood, handoffs, keywords, programs, snapshots
+from helpline.services import (
+    assignment,
+    erasure,
+    flood,
+    handoffs,
+    keywords,
+    programs,
+    snapshots,
+)
 from helpline.services import settings as settings_service
 from routing.handoff import decide
 from routing.model import Handoff
@@ -30,8 +38,18 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
     values = settings_service.load(session)
     announce: dict[int, str] = {}
     convo = None
+    extra: list[Message] = []
     # The texter's row lock orders their texts: earlier unprocessed ones go first.
     for pending in _unprocessed_from(session, message.texter_key, up_to=message_id):
+        if keywords.is_erase(pending.body) and not texter.opted_out:
+            request = erasure.receive(
+                session, texter, pending, open_conversation(session, texter.id), now, values
+            )
+            extra.extend(request.texts)
+            if request.erased:  # every later text of theirs went with them
+                convo = None
+                break
+            continue
         convo, is_new = _receive(session, texter, pending, now, values)
         if convo is None:
             continue
@@ -49,9 +67,9 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
         and not announce
         and flood.is_flooding(session, texter, convo, now, values)
     ):
-        return []  # stored and attached; the periodic tick routes, not one pass per text
+        return [t.id for t in extra]  # the periodic tick routes, not one pass per text
     texts = assignment.route_queue(session, now, values, announce)
-    return [t.id for t in texts]
+    return [t.id for t in extra + texts]
 
 
 def _lock_texter(session: Session, address: str, key: str, now: datetime) -> Texter:

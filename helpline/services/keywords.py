@@ -6,6 +6,8 @@ OPT_OUT = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE", "STOP ALL"}
 )
 OPT_IN = frozenset({"START", "UNSTOP", "YES"})
+# Ours, not Twilio's: a texter asking for everything they sent to be erased.
+ERASE = frozenset({"DELETE", "DELETE ME", "ERASE"})
 
 
 def keyword(body: str) -> str:
@@ -18,3 +20,7 @@ def is_opt_out(body: str) -> bool:
 
 def is_opt_in(body: str) -> bool:
     return keyword(body) in OPT_IN
+
+
+def is_erase(body: str) -> bool:
+    return keyword(body) in ERASE

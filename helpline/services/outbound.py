@@ -45,13 +45,26 @@ def queue_text(
     """Write a pending text to the texter; the caller sends it after commit."""
     texter = session.get(Texter, convo.texter_id)
     assert texter is not None
+    return queue_text_to(session, texter, convo.helpline_number, body, now, convo.id, author_id)
+
+
+def queue_text_to(
+    session: Session,
+    texter: Texter,
+    helpline_number: str,
+    body: str,
+    now: datetime,
+    conversation_id: int | None = None,
+    author_id: int | None = None,
+) -> Message:
+    """A pending text to `texter` from `helpline_number`, in a conversation or outside one."""
     if texter.opted_out:
-        raise OptedOut(f"texter of conversation {convo.id} has opted out")
+        raise OptedOut(f"texter {texter.id} has opted out")
     message = Message(
-        conversation_id=convo.id,
+        conversation_id=conversation_id,
         direction="out",
         body=body,
-        from_address=convo.helpline_number,
+        from_address=helpline_number,
         to_address=texter.address,
         texter_key=texter.address_key,
         author_id=author_id,

@@ -47,6 +47,12 @@ DEFAULTS: dict[str, Any] = {
     "intake_urgent_answers": "2, no, not safe",
     "emergency_numbers": "call your local emergency number.",
     "helpline_timezone": "UTC",
+    # Closed conversations are purged this long after closing (0: kept until erased).
+    "retention_s": 90 * 24 * 3600,
+    "text_erase_confirm": "To erase everything you have texted us, and your number, text DELETE "
+    "again within 15 minutes. This cannot be undone.",
+    "text_erased": "Everything you texted us, and your number, has been erased. You can text "
+    "us again any time.",
 }
 
 SECONDS_KEYS = (
@@ -60,6 +66,7 @@ SECONDS_KEYS = (
     "quiet_nudge_s",
     "quiet_handoff_s",
     "offer_timeout_s",
+    "retention_s",
 )
 # Whole-number settings and their bounds.
 COUNT_KEYS = {

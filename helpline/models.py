@@ -125,6 +125,14 @@ class Texter(Base):
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Texted DELETE and was asked to confirm: a second DELETE soon after erases them.
     erase_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Blocked by a coordinator (abuse): texts are kept but open nothing, until `blocked_until`
+    # (None: until unblocked).
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
+    blocked_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_texters_blocked_by_id_users")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

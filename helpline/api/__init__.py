@@ -105,4 +105,11 @@ def get_or_404(model: type[Any], ident: int) -> Any:
     return row
 
 
-from helpline.api import audit, conversations, openapi, people, programs  # noqa: E402,F401
+from helpline.api import (  # noqa: E402,F401
+    audit,
+    blocking,
+    conversations,
+    openapi,
+    people,
+    programs,
+)

@@ -120,6 +120,8 @@ def spec() -> dict[str, Any]:
                 "Reply": _obj(("body",), body=_S),
                 "Transfer": _obj(supporter_id=_I, skill=_S, note=_S),
                 "Close": _obj(note=_S),
+                "Block": _obj(("reason",), reason=_S, until=_S),
+                "BlockNumber": _obj(("number", "reason"), number=_S, reason=_S, until=_S),
                 "Program": _obj(
                     ("name",),
                     name=_S,
@@ -195,6 +197,15 @@ def spec() -> dict[str, Any]:
                 "delete": _op("Delete a program", "204"),
             },
             "/queue": {"get": _op("Waiting conversations in serving order")},
+            "/blocked": {
+                "get": _op("Texters blocked now"),
+                "post": _op("Block a number, for a while or until unblocked", "201", "BlockNumber"),
+            },
+            "/blocked/{id}": {"parameters": _id("id"), "delete": _op("Unblock a texter", "204")},
+            "/conversations/{id}/block": {
+                "parameters": _id("id"),
+                "post": _op("Block this conversation's texter; it closes silently", body="Block"),
+            },
             "/audit": {
                 "get": _op(
                     "The audit log: views of conversations, refusals, purges",

@@ -29,6 +29,8 @@ DENIED = "access.denied"
 LISTED = "conversations.listed"
 PURGED = "conversation.purged"
 ERASED = "texter.erased"
+BLOCKED = "texter.blocked"
+UNBLOCKED = "texter.unblocked"
 
 
 def record(
@@ -38,14 +40,16 @@ def record(
     *,
     conversation_id: int | None = None,
     access: Access | None = None,
+    actor_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
+    """Add an entry for a request (`access`) or for work done outside one (`actor_id`)."""
     session.add(
         AuditEntry(
             at=now,
             action=action,
             conversation_id=conversation_id,
-            actor_id=access.actor_id if access else None,
+            actor_id=access.actor_id if access else actor_id,
             method=access.method if access else None,
             path=access.path[:255] if access else None,
             status=access.status if access else None,

@@ -12,6 +12,7 @@ from helpline.db import insert_ignoring_conflicts, is_postgresql
 from helpline.models import OPEN_STATUSES, Conversation, ConversationEvent, Message, Texter
 from helpline.services import (
     assignment,
+    blocking,
     erasure,
     flood,
     handoffs,
@@ -119,6 +120,8 @@ def _receive(
     if texter.opted_out:
         # Twilio would refuse anything we sent; the text is kept but opens nothing.
         return None, False
+    if blocking.is_blocked(texter, now):
+        return None, False  # kept, unanswered; coordinators see it in the texter's record
     is_new = convo is None
     if convo is None:
         window = timedelta(seconds=int(values["return_window_s"]))

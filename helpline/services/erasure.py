@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from helpline.models import Conversation, ConversationEvent, Message, Texter
-from helpline.services import assignment, audit, outbound, programs, retention
+from helpline.services import assignment, audit, blocking, outbound, programs, retention
 from helpline.services import settings as settings_service
 
 CONFIRM_WITHIN = timedelta(minutes=15)
@@ -86,8 +86,10 @@ def erase(session: Session, texter: Texter, now: datetime) -> None:
         now,
         detail={"texter_id": texter.id, "conversations": convo_ids, "messages": message_count},
     )
-    # Its number is the one thing kept in memory for the goodbye text, not in the database.
-    session.delete(texter)
+    if blocking.is_blocked(texter, now):
+        texter.erase_requested_at = None  # their texts go; the block, and so the row, stays
+    else:
+        session.delete(texter)  # the number lives on only in the goodbye text, then not at all
     session.flush()
 
 

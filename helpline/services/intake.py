@@ -33,6 +33,11 @@ class Inbound:
     num_media: int
 
 
+def is_address(value: str) -> bool:
+    """A phone number or a channel address as Twilio writes them (`whatsapp:+44…`)."""
+    return bool(_ADDRESS.match(value))
+
+
 def parse(form: dict[str, str]) -> Inbound:
     """Check Twilio's inbound parameters; raise InvalidInbound with a short reason."""
     sid = form.get("MessageSid") or form.get("SmsSid") or ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from helpline.models import Conversation, ConversationEvent, Message, Texter
@@ -70,6 +70,7 @@ def purge(session: Session, now: datetime, retention_s: int) -> Purged:
             session,
             delete(Texter).where(
                 Texter.opted_out.is_(False),  # kept: their opt-out must outlive everything
+                or_(Texter.blocked_at.is_(None), Texter.blocked_until < now),  # kept while blocked
                 ~exists().where(Conversation.texter_id == Texter.id),
                 ~exists().where(Message.texter_key == Texter.address_key),
             ),

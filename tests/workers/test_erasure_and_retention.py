@@ -147,3 +147,18 @@ def test_a_retention_of_zero_keeps_everything(helpline: Helpline) -> None:
     write(helpline, update(Conversation).values(closed_at=utcnow() - timedelta(days=999)))
     jobs.purge()
     assert count(helpline, Conversation) == 1
+
+
+def test_a_blocked_texter_can_erase_their_texts_but_stays_blocked(helpline: Helpline) -> None:
+    helpline.supporter()
+    casey = helpline.coordinator()
+    body = {"number": NUMBER, "reason": "abuse"}
+    assert helpline.api("POST", "/blocked", user=casey, json=body).status_code == 201
+    helpline.text_in("abuse", from_=NUMBER)
+    helpline.text_in("DELETE", from_=NUMBER)
+    helpline.text_in("DELETE", from_=NUMBER)
+    helpline.run_jobs()
+    assert "has been erased" in helpline.twilio.to(NUMBER)[-1]["Body"]
+    assert "abuse" not in [m.body for m in helpline.db.scalars(select(Message))]
+    (texter,) = helpline.db.scalars(select(Texter))
+    assert texter.blocked_reason == "abuse"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -147,6 +148,34 @@ def test_200_texters_10_supporters_4_workers(helpline: Helpline, four_workers: N
         key=lambda c: (c.waiting_since, c.id),
     )
     assert {c.id for c in served if c.priority == "normal"} == {c.id for c in normal_waiting[:25]}
+
+
+def test_ten_texts_in_one_second_make_one_conversation_in_order(
+    helpline: Helpline, four_workers: None
+) -> None:
+    """Four workers race for one texter's burst: one conversation, every text in it, in order."""
+    helpline.supporter()
+    number = "+15550309999"
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(
+            pool.map(
+                lambda i: helpline.app.test_client().post(
+                    "/twilio/messages", **_signed(helpline, number, f"text {i}")
+                ),
+                range(10),
+            )
+        )
+    assert {a.status_code for a in answers} == {200}
+    wait_for_processing(helpline, 10)
+    (convo,) = helpline.db.scalars(select(Conversation)).all()
+    inbound = [m for m in convo.messages if m.direction == "in"]
+    assert len(inbound) == 10
+    # Stored order is arrival order; processing took them in that order (processed_at rises).
+    assert [m.id for m in inbound] == sorted(m.id for m in inbound)
+    stamps = [m.processed_at for m in inbound]
+    assert all(a is not None and b is not None and a <= b for a, b in itertools.pairwise(stamps))
+    helpline.twilio.wait_for(1, timeout=30)
+    assert len(helpline.twilio.to(number)) == 1  # one greeting, however many workers raced
 
 
 def _signed(helpline: Helpline, number: str, body: str) -> dict[str, object]:

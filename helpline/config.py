@@ -32,6 +32,11 @@ class Settings:
     twilio_timeout_s: float = 15.0
     instance_path: Path = DEFAULT_INSTANCE
     production: bool = False
+    # Bearer token for GET /metrics; None keeps /metrics switched off (404).
+    metrics_token: str | None = None
+    # Messages per second per sender, overriding Twilio's defaults: keys are sender types
+    # (long_code, toll_free, short_code, whatsapp) or exact sender addresses.
+    send_rates: Mapping[str, float] = field(default_factory=dict)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -70,7 +75,13 @@ class Settings:
             instance_path=instance,
             production=production,
             twilio_timeout_s=_seconds("TWILIO_TIMEOUT_S", env.get("TWILIO_TIMEOUT_S") or "15"),
+            metrics_token=_metrics_token(env.get("METRICS_TOKEN")),
+            send_rates=parse_send_rates(env.get("TWILIO_SEND_RATES") or ""),
         )
+
+
+SENDER_TYPES = ("long_code", "toll_free", "short_code", "whatsapp")
+MIN_METRICS_TOKEN = 16
 
 
 def _derive(key: str, purpose: str) -> str:
@@ -135,3 +146,31 @@ def _secret_key(value: str | None, instance: Path, production: bool) -> str:
         return key
     except OSError as exc:
         raise ConfigError(f"SECRET_KEY: unset, and {path} could not be used: {exc}") from exc
+
+
+def _metrics_token(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) < MIN_METRICS_TOKEN:
+        raise ConfigError(f"METRICS_TOKEN: use at least {MIN_METRICS_TOKEN} random characters")
+    return value
+
+
+def parse_send_rates(value: str) -> dict[str, float]:
+    """`toll_free=25,whatsapp:+15550100000=50`: per sender type or per sender address."""
+    rates: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        key, _, rate = item.rpartition("=")
+        try:
+            per_second = float(rate)
+        except ValueError:
+            per_second = 0.0
+        sender = key.strip()
+        known = sender in SENDER_TYPES or sender.startswith(("+", "whatsapp:")) or sender.isdigit()
+        if not known or not 0 < per_second <= 10_000:
+            raise ConfigError(
+                "TWILIO_SEND_RATES: expected SENDER=MESSAGES_PER_SECOND, comma-separated, where "
+                f"SENDER is {', '.join(SENDER_TYPES)} or a sender number; got {item!r}"
+            )
+        rates[sender] = per_second
+    return rates

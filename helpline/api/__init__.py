@@ -105,4 +105,4 @@ def get_or_404(model: type[Any], ident: int) -> Any:
     return row
 
 
-from helpline.api import conversations, openapi, people, programs  # noqa: E402,F401
+from helpline.api import conversations, jobs, openapi, people, programs  # noqa: E402,F401

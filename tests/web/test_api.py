@@ -267,6 +267,7 @@ def test_openapi_describes_every_api_route(helpline: Helpline) -> None:
         .replace("<int:conversation_id>", "<id>")
         .replace("<int:shift_id>", "<id>")
         .replace("<int:program_id>", "<id>")
+        .replace("<job_id>", "<id>")
         for rule in helpline.app.url_map.iter_rules()
         if str(rule).startswith("/api/v1")
     }

@@ -122,14 +122,16 @@ class Snapshot:
         families: list[Metric] = [jobs]
         for counter in telemetry.COUNTERS:
             family = CounterMetricFamily(counter.name, counter.help, labels=list(counter.labels))
-            for labels, value in sorted(telemetry.counter_values(self.redis, counter).items()):
-                family.add_metric(list(labels), value)
+            totals = telemetry.counter_values(self.redis, counter)
+            for labels in sorted(totals):
+                family.add_metric(list(labels), totals[labels])
             families.append(family)
         for histogram in telemetry.HISTOGRAMS:
             found = HistogramMetricFamily(
                 histogram.name, histogram.help, labels=list(histogram.labels)
             )
-            for labels, value in sorted(telemetry.histogram_values(self.redis, histogram).items()):
-                found.add_metric(list(labels), value.cumulative, value.sum)
+            values = telemetry.histogram_values(self.redis, histogram)
+            for labels in sorted(values):
+                found.add_metric(list(labels), values[labels].cumulative, values[labels].sum)
             families.append(found)
         return iter(families)

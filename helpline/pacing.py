@@ -127,7 +127,7 @@ def reserve(redis: Redis, sender: str, message_id: int, cost_ms: int) -> Slot:
     """The moment this text is planned to go from `sender`, shared by every worker."""
     keys = [f"helpline:pace:{{{sender}}}:next", f"helpline:pace:{{{sender}}}:text:{message_id}"]
     limits = (int(MAX_WAIT_S * 1000), int(HELD_MAX_WAIT_S * 1000))
-    at_ms, now_ms, near = redis.eval(_RESERVE, 2, *keys, cost_ms, *limits)  # type: ignore[misc]
+    at_ms, now_ms, near = redis.eval(_RESERVE, 2, *keys, cost_ms, *limits)
     return Slot(int(at_ms), int(now_ms), bool(near))
 
 
@@ -148,4 +148,4 @@ def gate(redis: Redis, sender: str, cost_ms: int, planned: Slot) -> float:
     """Seconds to wait before this text goes: its planned moment, or later if the text before
     it went late."""
     key = f"helpline:pace:{{{sender}}}:gate"
-    return int(redis.eval(_GATE, 1, key, cost_ms, planned.at_ms)) / 1000  # type: ignore[arg-type]
+    return int(redis.eval(_GATE, 1, key, cost_ms, planned.at_ms)) / 1000

@@ -118,7 +118,7 @@ class _commands:
 
     def __init__(self, redis: Redis | Pipeline) -> None:
         self.owned = not isinstance(redis, Pipeline)
-        self.pipe = redis.pipeline(transaction=False) if self.owned else redis
+        self.pipe: Pipeline = redis if isinstance(redis, Pipeline) else redis.pipeline(False)
 
     def __enter__(self) -> Pipeline:
         return self.pipe

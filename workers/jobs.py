@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from helpline import pacing, telemetry, twilio_rest
@@ -54,16 +55,22 @@ def send_text(message_id: int) -> None:
     with transaction(settings.database_url) as session:
         text = outbound.claim_send(session, message_id, utcnow())
     if text is not None:
-        if turn:
-            time.sleep(pacing.gate(runtime.redis(), text.from_, *turn))
+        if turn.slot is not None:
+            time.sleep(pacing.gate(runtime.redis(), text.from_, turn.cost_ms, turn.slot))
         _hand_to_twilio(text, settings)
 
 
-def _turn(message_id: int, settings: Settings) -> tuple[int, pacing.Slot] | tuple[()] | None:
-    """The text's cost and planned moment at its sender's rate (empty in dev mode: nothing to
-    pace); None when it was put back on the queue for its moment, or another job has it."""
+@dataclass(frozen=True)
+class Turn:
+    cost_ms: int = 0
+    slot: pacing.Slot | None = None  # None in dev mode: nothing leaves, nothing to pace
+
+
+def _turn(message_id: int, settings: Settings) -> Turn | None:
+    """The text's cost and planned moment at its sender's rate; None when it was put back on
+    the queue for its moment, or another job has it."""
     if runtime.twilio() is None:
-        return ()
+        return Turn()
     with transaction(settings.database_url) as session:
         text = outbound.unsent(session, message_id)
     if text is None:
@@ -75,7 +82,7 @@ def _turn(message_id: int, settings: Settings) -> tuple[int, pacing.Slot] | tupl
         sender = pacing.sender_type(text.from_)
         telemetry.count(runtime.redis(), telemetry.SENDS_DEFERRED, sender_type=sender)
         return None
-    return cost_ms, slot
+    return Turn(cost_ms, slot)
 
 
 def _hand_to_twilio(text: OutboundText, settings: Settings) -> None:

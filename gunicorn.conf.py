@@ -3,13 +3,16 @@ worker boots, so a bad variable stops the process with one line instead of a tra
 
 import os
 
+from gunicorn.glogging import Logger
+
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 30
 graceful_timeout = 20
-accesslog = "-"
+# No gunicorn access log: the app writes one line per request, with its request id.
+accesslog = None
 # Several gunicorns on one machine must not fight over one shared control socket.
 control_socket_disable = True
 
@@ -18,3 +21,20 @@ def on_starting(server):  # noqa: ARG001 (gunicorn's hook signature)
     from helpline.preflight import check_or_exit
 
     check_or_exit("web")
+
+
+class HelplineLogger(Logger):
+    """gunicorn's own lines (boot, worker exits) in the helpline's log format, on stderr."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True
+        from helpline import logs
+
+        logs.configure("web")
+
+
+logger_class = HelplineLogger

@@ -10,7 +10,7 @@ from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from helpline import auditing, cli, security, vault, web
+from helpline import auditing, cli, logs, metrics, request_log, security, vault, web
 from helpline.config import ConfigError, Settings
 
 csrf = CSRFProtect()
@@ -28,9 +28,12 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         **flask_config,
     )
-    logging.basicConfig(level=logging.INFO)
+    if not logging.getLogger().handlers:  # gunicorn's logger class (or a test) set it up already
+        logs.configure("web")
     vault.configure(settings.vault_key)
     web.init_app(app, settings)
+    request_log.init_app(app)
+    metrics.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
     auditing.init_app(app)

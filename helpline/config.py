@@ -37,6 +37,11 @@ class Settings:
     # 32 bytes sealing texters' addresses (TEXTER_DATA_KEY). Unset outside production, a key
     # is derived from the secret key, so development keeps one generated secret, not two.
     texter_data_key: bytes | None = None
+    # Bearer token for GET /metrics; None keeps /metrics switched off (404).
+    metrics_token: str | None = None
+    # Messages per second per sender, overriding Twilio's defaults: keys are sender types
+    # (long_code, toll_free, short_code, whatsapp) or exact sender addresses.
+    send_rates: Mapping[str, float] = field(default_factory=dict)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -82,7 +87,13 @@ class Settings:
             instance_path=instance,
             production=production,
             twilio_timeout_s=_seconds("TWILIO_TIMEOUT_S", env.get("TWILIO_TIMEOUT_S") or "15"),
+            metrics_token=_metrics_token(env.get("METRICS_TOKEN")),
+            send_rates=parse_send_rates(env.get("TWILIO_SEND_RATES") or ""),
         )
+
+
+SENDER_TYPES = ("long_code", "toll_free", "short_code", "whatsapp")
+MIN_METRICS_TOKEN = 16
 
 
 def _derive(key: str, purpose: str) -> str:
@@ -163,3 +174,31 @@ def _texter_data_key(value: str | None, production: bool) -> bytes | None:
     if len(key) != 32:
         raise ConfigError("TEXTER_DATA_KEY: expected 32 random bytes, base64-encoded")
     return key
+
+
+def _metrics_token(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) < MIN_METRICS_TOKEN:
+        raise ConfigError(f"METRICS_TOKEN: use at least {MIN_METRICS_TOKEN} random characters")
+    return value
+
+
+def parse_send_rates(value: str) -> dict[str, float]:
+    """`toll_free=25,whatsapp:+15550100000=50`: per sender type or per sender address."""
+    rates: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        key, _, rate = item.rpartition("=")
+        try:
+            per_second = float(rate)
+        except ValueError:
+            per_second = 0.0
+        sender = key.strip()
+        known = sender in SENDER_TYPES or sender.startswith(("+", "whatsapp:")) or sender.isdigit()
+        if not known or not 0 < per_second <= 10_000:
+            raise ConfigError(
+                "TWILIO_SEND_RATES: expected SENDER=MESSAGES_PER_SECOND, comma-separated, where "
+                f"SENDER is {', '.join(SENDER_TYPES)} or a sender number; got {item!r}"
+            )
+        rates[sender] = per_second
+    return rates

@@ -42,11 +42,15 @@ def get_engine(url: str, writes: bool = True) -> Engine:
 
 
 def _make_engine(url: str, writes: bool) -> Engine:
+    # Statement parameters hold texters' numbers and texts: never put them in an error's
+    # message, where they would reach a log line or RQ's failed-job record in Redis.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _configure_sqlite(engine, "BEGIN IMMEDIATE" if writes else "BEGIN")
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
+    )
 
 
 def _configure_sqlite(engine: Engine, begin: str) -> None:

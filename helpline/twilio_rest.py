@@ -19,6 +19,11 @@ from helpline.services.intake import Inbound
 from helpline.services.outbound import OutboundText
 
 log = logging.getLogger(__name__)
+# The twilio library logs each request's query string at INFO, and urllib3 each URL at DEBUG: a
+# message list's query names the texter. Neither passes anything below a warning.
+_http_log = logging.getLogger(__name__ + ".http")
+_http_log.setLevel(logging.WARNING)
+logging.getLogger("urllib3.connectionpool").setLevel(logging.WARNING)
 
 
 class TransientSendError(Exception):
@@ -59,7 +64,9 @@ def make_client(settings: Settings) -> Client | None:
     """A client for real sending, or None in dev mode (no credentials)."""
     if not settings.sends_texts:
         return None
-    http = BaseUrlHttpClient(settings.twilio_api_base_url, timeout=settings.twilio_timeout_s)
+    http = BaseUrlHttpClient(
+        settings.twilio_api_base_url, timeout=settings.twilio_timeout_s, logger=_http_log
+    )
     return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
 
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
-from helpline import throttle, web
+from helpline import telemetry, throttle, web
 from helpline.services import intake, outbound
 from workers import queues
 
@@ -93,4 +93,5 @@ def message_status() -> Response:
         session.commit()
     except OperationalError:
         return Response("database unavailable\n", 503, mimetype="text/plain")
+    telemetry.count(web.redis(), telemetry.STATUS_CALLBACKS, status=status)
     return Response("", 204)

@@ -23,6 +23,7 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("PORT", "5000")
     env.setdefault("PUBLIC_URL", f"http://localhost:{env['PORT']}")
+    env.setdefault("LOG_FORMAT", "text")  # honcho pipes the output: no terminal to detect
     bin_dir = Path(sys.executable).parent
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     redis = None

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from helpline.app import create_app
-from helpline.config import Settings
+from helpline.config import Settings, parse_send_rates
 from helpline.db import Base, get_engine, session_factory
 from helpline.devredis import EmbeddedRedis
 from helpline.migrate import upgrade
@@ -24,6 +24,9 @@ from tests.support import Helpline
 from workers import runtime
 
 PUBLIC_URL = "http://helpline.test"
+# Tests text through long codes far faster than Twilio's 1 a second; tests of pacing use
+# toll-free numbers at Twilio's real rate. Worker processes the tests start inherit this.
+os.environ.setdefault("TWILIO_SEND_RATES", "long_code=1000")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -83,6 +86,7 @@ def migrated(
         twilio_auth_token=twilio_server.fake.auth_token,
         twilio_api_base_url=twilio_server.base_url,
         instance_path=Path(tmp_path_factory.mktemp("instance")),
+        send_rates=parse_send_rates(os.environ["TWILIO_SEND_RATES"]),
     )
     upgrade(settings)
     return settings

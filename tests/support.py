@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -12,7 +14,7 @@ from urllib.parse import urlencode
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
@@ -23,6 +25,7 @@ from helpline.models import User, utcnow
 from helpline.services import shifts, users
 from tests.fakes.twilio_api import FakeTwilio
 from workers import queues
+from workers.worker import HelplineWorker
 
 HELPLINE_NUMBER = "+15550100000"
 PASSWORD = "correct horse battery"
@@ -48,6 +51,19 @@ def _release_scheduled(rq_queues: list[Queue]) -> int:
     for rq_queue in rq_queues:
         registry = rq_queue.scheduled_job_registry
         for job_id in registry.get_job_ids():
+            job = Job.fetch(job_id, connection=rq_queue.connection)
+            registry.remove(job)
+            rq_queue.enqueue_job(job)
+            moved += 1
+    return moved
+
+
+def _enqueue_due(rq_queues: list[Queue]) -> int:
+    """Enqueue the scheduled jobs whose time has come, as RQ's scheduler does."""
+    moved = 0
+    for rq_queue in rq_queues:
+        registry = rq_queue.scheduled_job_registry
+        for job_id in registry.get_jobs_to_schedule(int(time.time())):
             job = Job.fetch(job_id, connection=rq_queue.connection)
             registry.remove(job)
             rq_queue.enqueue_job(job)
@@ -118,10 +134,42 @@ class Helpline:
         redis = Redis.from_url(self.settings.redis_url)
         rq_queues = [queues.queue(n, redis) for n in queues.ALL]
         for _ in range(20):
-            SimpleWorker(rq_queues, connection=redis).work(burst=True)
+            HelplineWorker(rq_queues, connection=redis).work(burst=True)
             if not (retries and _release_scheduled(rq_queues)):
                 break
         self.look_again()
+
+    def run_jobs_on_time(self, timeout: float = 30.0) -> None:
+        """Run jobs as a worker beside RQ's scheduler does: a job scheduled for later is queued
+        once its (whole) second has come. Returns when nothing is queued or scheduled."""
+        redis = Redis.from_url(self.settings.redis_url)
+        rq_queues = [queues.queue(n, redis) for n in queues.ALL]
+        lock, stop = threading.Lock(), threading.Event()
+
+        def schedule() -> None:
+            while not stop.wait(0.05):
+                with lock:
+                    _enqueue_due(rq_queues)
+
+        scheduler = threading.Thread(target=schedule, daemon=True)
+        scheduler.start()
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                HelplineWorker(rq_queues, connection=redis).work(burst=True)
+                with lock:
+                    waiting = sum(
+                        q.count + q.scheduled_job_registry.get_job_count(cleanup=False)
+                        for q in rq_queues
+                    )
+                if not waiting:
+                    self.look_again()
+                    return
+                time.sleep(0.02)
+        finally:
+            stop.set()
+            scheduler.join()
+        raise AssertionError("jobs still waiting after the timeout")
 
     def look_again(self) -> None:
         """End this session's read snapshot and forget loaded rows: see what others wrote."""

@@ -13,10 +13,11 @@ import time
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import SimpleWorker
 
+from helpline import logs
 from helpline.preflight import check_or_exit
 from workers import queues, runtime
+from workers.worker import HelplineWorker
 
 log = logging.getLogger("workers")
 
@@ -46,14 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workers")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure("worker")
     settings = check_or_exit("worker")
     runtime.configure(settings)
     redis = Redis.from_url(settings.redis_url)
     stop = threading.Event()
     ticker = threading.Thread(target=keep_ticking, args=(redis, stop), daemon=True)
     ticker.start()
-    worker = SimpleWorker([queues.queue(n, redis) for n in queues.ALL], connection=redis)
+    worker = HelplineWorker([queues.queue(n, redis) for n in queues.ALL], connection=redis)
     try:
         worker.work(with_scheduler=True, burst=args.burst)
     finally:

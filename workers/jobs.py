@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
-from helpline import twilio_rest
+from helpline import pacing, telemetry, twilio_rest
+from helpline.config import Settings
 from helpline.db import transaction
 from helpline.models import utcnow
 from helpline.services import (
@@ -19,6 +22,7 @@ from helpline.services import (
     sweeps,
 )
 from helpline.services import settings as settings_service
+from helpline.services.outbound import OutboundText
 from workers import queues, runtime
 
 log = logging.getLogger(__name__)
@@ -51,20 +55,57 @@ def apply_handoff_rules() -> None:
 
 
 def send_text(message_id: int) -> None:
-    """Hand one pending text to Twilio, once; raise on a passing failure so RQ retries."""
+    """Hand one pending text to Twilio, once, at its sender's pace; raise on a passing failure
+    so RQ retries it (backing off with jitter)."""
     settings = runtime.settings()
+    turn = _turn(message_id, settings)
+    if turn is None:
+        return
     with transaction(settings.database_url) as session:
         text = outbound.claim_send(session, message_id, utcnow())
+    if text is not None:
+        if turn.slot is not None:
+            time.sleep(pacing.gate(runtime.redis(), text.from_, turn.cost_ms, turn.slot))
+        _hand_to_twilio(text, settings)
+
+
+@dataclass(frozen=True)
+class Turn:
+    cost_ms: int = 0
+    slot: pacing.Slot | None = None  # None in dev mode: nothing leaves, nothing to pace
+
+
+def _turn(message_id: int, settings: Settings) -> Turn | None:
+    """The text's cost and planned moment at its sender's rate; None when it was put back on
+    the queue for its moment, or another job has it."""
+    if runtime.twilio() is None:
+        return Turn()
+    with transaction(settings.database_url) as session:
+        text = outbound.unsent(session, message_id)
     if text is None:
-        return
+        return None
+    cost_ms = pacing.send_cost_ms(text.from_, text.body, settings.send_rates)
+    slot = pacing.reserve(runtime.redis(), text.from_, message_id, cost_ms)
+    if not slot.near:
+        queues.send_text_at(runtime.redis(), message_id, slot.at_ms, slot.come_back_in_s)
+        sender = pacing.sender_type(text.from_)
+        telemetry.count(runtime.redis(), telemetry.SENDS_DEFERRED, sender_type=sender)
+        return None
+    return Turn(cost_ms, slot)
+
+
+def _hand_to_twilio(text: OutboundText, settings: Settings) -> None:
+    message_id = text.message_id
     try:
         result = twilio_rest.send(runtime.twilio(), settings, text)
     except twilio_rest.TransientSendError:
         with transaction(settings.database_url) as session:
             outbound.release_claim(session, message_id)
+        _count_attempt("retry")
         raise
     except twilio_rest.SendOutcomeUnknown:
         log.warning("text %s: no answer from Twilio; reconciling before any resend", message_id)
+        _count_attempt("unknown")
         queues.reconcile_send(runtime.redis(), message_id, delay_s=RECONCILE_AFTER_S)
         return
     with transaction(settings.database_url) as session:
@@ -73,6 +114,14 @@ def send_text(message_id: int) -> None:
         else:
             log.info("text %s refused by Twilio: %s", message_id, result.error_code)
             outbound.record_refused(session, message_id, result.error_code)
+    if isinstance(result, twilio_rest.Refused):
+        _count_attempt("refused")
+    else:
+        _count_attempt("recorded" if result.status == "recorded" else "sent")
+
+
+def _count_attempt(result: str) -> None:
+    telemetry.count(runtime.redis(), telemetry.SEND_ATTEMPTS, result=result)
 
 
 def reconcile_send(message_id: int) -> None:

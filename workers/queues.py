@@ -6,13 +6,25 @@ Jobs are enqueued by dotted name, so importing this module pulls in no job code.
 from __future__ import annotations
 
 import logging
+import random
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import (
+    DeserializationError,
+    DuplicateJobError,
+    InvalidJobOperation,
+    NoSuchJobError,
+)
+from rq.job import Job
+from rq.results import Result
+
+from helpline import logs
+from helpline.pacing import backoff_delays
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +34,26 @@ ROUTING = "routing"  # routing passes and periodic sweeps
 ALL = (INBOUND, OUTBOUND, ROUTING)
 
 JOB_TIMEOUT = 60
+FAILURE_TTL = 7 * 24 * 3600
 _INBOUND_RETRY = Retry(max=5, interval=[1, 3, 10, 30, 60])
-# Sends back off on 429/5xx: about 20 minutes in all before the job is left failed.
-_SEND_RETRY = Retry(max=8, interval=[2, 5, 15, 30, 60, 120, 300, 600])
+SEND_ATTEMPTS = 8
+_jitter = random.Random()
+
+
+def send_retry(rng: random.Random = _jitter) -> Retry:
+    """Sends back off on 429/5xx/network errors, doubling from 5 s with jitter drawn for each
+    job: 10 to 20 minutes in all before the job is left failed."""
+    return Retry(max=SEND_ATTEMPTS, interval=backoff_delays(SEND_ATTEMPTS, rng))
 
 
 def queue(name: str, connection: Redis) -> Queue:
     return Queue(name, connection=connection, default_timeout=JOB_TIMEOUT)
+
+
+def _meta() -> dict[str, str]:
+    """The request (or the job) that asked for this job, so its log lines can be followed."""
+    request_id = logs.current("request_id")
+    return {"request_id": request_id} if request_id else {}
 
 
 def _enqueue(
@@ -43,7 +68,8 @@ def _enqueue(
             unique=True,
             retry=retry,
             result_ttl=60,
-            failure_ttl=7 * 24 * 3600,
+            failure_ttl=FAILURE_TTL,
+            meta=_meta(),
         )
     except DuplicateJobError:
         return True
@@ -70,9 +96,31 @@ def send_text(connection: Redis, message_id: int, attempt: str = "") -> bool:
         OUTBOUND,
         "workers.jobs.send_text",
         f"send-{message_id}{attempt}",
-        _SEND_RETRY,
+        send_retry(),
         message_id,
     )
+
+
+def send_text_at(connection: Redis, message_id: int, at_ms: int, delay_s: float) -> bool:
+    """Send a text at its paced moment: one job per text and moment, however many ask."""
+    rq_queue = queue(OUTBOUND, connection)
+    job = rq_queue.create_job(
+        "workers.jobs.send_text",
+        args=(message_id,),
+        job_id=f"send-{message_id}-at-{at_ms}",
+        retry=send_retry(),
+        result_ttl=60,
+        failure_ttl=FAILURE_TTL,
+        meta=_meta(),
+    )
+    try:
+        rq_queue.schedule_job(job, datetime.now(UTC) + timedelta(seconds=delay_s), unique=True)
+    except DuplicateJobError:
+        return True
+    except RedisError as exc:
+        log.warning("could not schedule %s (%s); the sweep will re-queue it", job.id, exc)
+        return False
+    return True
 
 
 def send_texts(connection: Redis, message_ids: list[int]) -> None:
@@ -92,9 +140,10 @@ def reconcile_send(connection: Redis, message_id: int, delay_s: int = 0) -> bool
             "workers.jobs.reconcile_send",
             message_id,
             job_id=job_id,
-            retry=_SEND_RETRY,
+            retry=send_retry(),
             result_ttl=60,
-            failure_ttl=7 * 24 * 3600,
+            failure_ttl=FAILURE_TTL,
+            meta=_meta(),
         )
     except RedisError as exc:
         log.warning("could not enqueue %s (%s); the sweep will re-queue it", job_id, exc)
@@ -123,3 +172,99 @@ def apply_handoff_rules(connection: Redis) -> bool:
 def periodic(connection: Redis, job: str, slot: int) -> bool:
     """Enqueue a periodic job (`tick`, `reconcile_inbound`, `purge`) once for its time slot."""
     return _enqueue(connection, ROUTING, f"workers.jobs.{job}", f"{job}-{slot}", Retry(max=1))
+
+
+def job_counts(connection: Redis) -> dict[tuple[str, str], int]:
+    """Jobs per (queue, state): queued, scheduled (retries and paced sends), started, failed."""
+    counts = {}
+    for name in ALL:
+        rq_queue = queue(name, connection)
+        counts[(name, "queued")] = rq_queue.count
+        registries = {
+            "scheduled": rq_queue.scheduled_job_registry,
+            "started": rq_queue.started_job_registry,
+            "failed": rq_queue.failed_job_registry,
+        }
+        for state, registry in registries.items():
+            counts[(name, state)] = registry.get_job_count(cleanup=False)
+    return counts
+
+
+# RQ's failed registry -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """A job that failed for good: what it was and why, never its arguments."""
+
+    id: str
+    queue: str
+    function: str
+    exception: str
+    message: str
+    failed_at: datetime | None
+
+
+def failed_jobs(connection: Redis) -> list[FailedJob]:
+    """Every job in RQ's failed registries, the latest failure first."""
+    found = []
+    for name in ALL:
+        ids = queue(name, connection).failed_job_registry.get_job_ids(cleanup=False)
+        for job in Job.fetch_many(ids, connection=connection):
+            if job is not None:  # its data expired before its registry entry did
+                found.append(_describe(job, name))
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(found, key=lambda f: (f.failed_at or oldest, f.id), reverse=True)
+
+
+def _describe(job: Job, name: str) -> FailedJob:
+    result = job.latest_result()
+    exc_string = result.exc_string if result and result.type == Result.Type.FAILED else None
+    exception, message = summarize(exc_string or "")
+    try:
+        function = (job.func_name or "?").rsplit(".", 1)[-1]
+    except DeserializationError:
+        function = "?"
+    failed_at = result.created_at if result is not None else job.ended_at
+    return FailedJob(job.id, name, function, exception, message, failed_at)
+
+
+def summarize(exc_string: str) -> tuple[str, str]:
+    """The exception's type and the first line of its message, from RQ's traceback text."""
+    lines = exc_string.strip().splitlines()
+    last = max((i for i, line in enumerate(lines) if line.startswith("Traceback ")), default=-1)
+    for line in lines[last + 1 :]:
+        if line and not line[0].isspace():
+            kind, _, message = line.partition(": ")
+            return kind.rsplit(".", 1)[-1], logs.mask(message.strip())[:200]
+    return "", logs.mask(lines[0])[:200] if lines else ""
+
+
+def retry_failed(connection: Redis, job_id: str) -> str | None:
+    """Put a failed job back on its queue with its retries renewed; its queue, or None."""
+    for name in ALL:
+        registry = queue(name, connection).failed_job_registry
+        if job_id not in registry:
+            continue
+        try:
+            job = Job.fetch(job_id, connection=connection)
+        except NoSuchJobError:
+            return None
+        # Every job here has one retry interval per attempt: renew them all.
+        job.retries_left = len(job.retry_intervals or [0])
+        try:
+            registry.requeue(job)
+        except InvalidJobOperation:
+            return None  # someone else retried it just now
+        return name
+    return None
+
+
+def retry_all_failed(connection: Redis) -> int:
+    """Retry every failed job; how many went back on their queues."""
+    ids = [
+        job_id
+        for name in ALL
+        for job_id in queue(name, connection).failed_job_registry.get_job_ids(cleanup=False)
+    ]
+    return sum(1 for job_id in ids if retry_failed(connection, job_id) is not None)

@@ -109,6 +109,7 @@ from helpline.api import (  # noqa: E402,F401
     audit,
     blocking,
     conversations,
+    jobs,
     openapi,
     people,
     programs,

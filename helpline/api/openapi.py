@@ -51,6 +51,10 @@ def _id(name: str) -> list[dict[str, Any]]:
     return [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}]
 
 
+def _job_id() -> list[dict[str, Any]]:
+    return [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
 def _obj(required: tuple[str, ...] = (), **props: dict[str, Any]) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": props}
     if required:
@@ -249,6 +253,24 @@ def spec() -> dict[str, Any]:
             "/conversations/{id}/notes": {
                 "parameters": _id("id"),
                 "post": _op("Add a staff-only note (e.g. a handoff note)", "201", "Close"),
+            },
+            "/jobs/failed": {
+                "get": _op(
+                    "Jobs in RQ's failed registry, latest first: id, queue, function, "
+                    "exception, message, failed_at (never a job's arguments)",
+                    params=paged,
+                    errors=("400", "401", "403"),
+                )
+            },
+            "/jobs/failed/{id}/retry": {
+                "parameters": _job_id(),
+                "post": _op("Put one failed job back on its queue", errors=("401", "403", "404")),
+            },
+            "/jobs/failed/retry": {
+                "post": _op(
+                    'Put every failed job back on its queue: {"retried": n}',
+                    errors=("401", "403"),
+                )
             },
             "/conversations/{id}/close": {
                 "parameters": _id("id"),

@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from helpline import vault
-from helpline.db import insert_ignoring_conflicts
+from helpline.db import insert_ignoring_conflicts, is_postgresql
 from helpline.models import Message
 
 MAX_BODY = (
@@ -63,6 +63,12 @@ def parse(form: dict[str, str]) -> Inbound:
 
 def store(session: Session, inbound: Inbound, now: datetime) -> int:
     """Store the text unless its MessageSid is stored already; return the row's id either way."""
+    texter_key = vault.index(inbound.from_address)
+    if is_postgresql(session):
+        # One texter's texts are stored one at a time, so their ids follow commit order and a
+        # worker that sees a text also sees every earlier one (SQLite writers queue anyway).
+        lock = int(texter_key[:15], 16)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
     session.execute(
         insert_ignoring_conflicts(session, Message.__table__, ["sid"]).values(
             sid=inbound.sid,
@@ -70,7 +76,7 @@ def store(session: Session, inbound: Inbound, now: datetime) -> int:
             body=inbound.body,
             from_address=inbound.from_address,
             to_address=inbound.to_address,
-            texter_key=vault.index(inbound.from_address),
+            texter_key=texter_key,
             num_media=inbound.num_media,
             delivery_status="received",
             created_at=now,

@@ -76,6 +76,16 @@ def queue_text_to(
     return message
 
 
+def unsent(session: Session, message_id: int) -> OutboundText | None:
+    """A text no sender has claimed yet (to pace it before claiming); None when it is taken."""
+    message = session.get(Message, message_id)
+    if message is None or message.direction != "out" or message.delivery_status != "pending":
+        return None
+    if message.sid is not None or message.send_claimed_at is not None:
+        return None
+    return OutboundText(message.id, message.to_address, message.from_address, message.body)
+
+
 def claim_send(session: Session, message_id: int, now: datetime) -> OutboundText | None:
     """Claim a pending text for sending; None when it was sent, refused or claimed already."""
     claimed = session.execute(

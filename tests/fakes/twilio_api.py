@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -113,6 +113,7 @@ class FakeTwilio:
             **_record(
                 "SM" + secrets.token_hex(16), form["To"], form["From"], form["Body"], "outbound-api"
             ),
+            "ReceivedAt": f"{time.time():.6f}",  # when the fake took it, for pacing tests
         }
         with self._lock:
             self.sent.append(record)
@@ -192,12 +193,19 @@ def _error(status: int, code: int | None, message: str) -> Response:
     return Response(json.dumps(body), status, mimetype="application/json")
 
 
+class _Quiet(WSGIRequestHandler):
+    """Twilio's own access log is not ours to keep (and its URLs name texters)."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 class FakeTwilioServer:
     """Serves a FakeTwilio on 127.0.0.1 in a thread."""
 
     def __init__(self) -> None:
         self.fake = FakeTwilio()
-        self._server = make_server("127.0.0.1", 0, self.fake, threaded=True)
+        self._server = make_server("127.0.0.1", 0, self.fake, threaded=True, request_handler=_Quiet)
         self.base_url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

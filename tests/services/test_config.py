@@ -82,3 +82,22 @@ def test_unusable_texter_data_key_is_named(tmp_path: Path, value: str) -> None:
 def test_texter_data_key_is_required_in_production(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="TEXTER_DATA_KEY"):
         settings(tmp_path, HELPLINE_ENV="production", SECRET_KEY="s" * 40)
+
+
+def test_metrics_are_off_without_a_token_and_a_short_token_is_refused(tmp_path: Path) -> None:
+    assert settings(tmp_path).metrics_token is None
+    assert settings(tmp_path, METRICS_TOKEN="x" * 32).metrics_token == "x" * 32
+    with pytest.raises(ConfigError, match="METRICS_TOKEN"):
+        settings(tmp_path, METRICS_TOKEN="short")
+
+
+def test_send_rates_name_a_sender_type_or_number(tmp_path: Path) -> None:
+    found = settings(tmp_path, TWILIO_SEND_RATES="toll_free=25, whatsapp:+15550100000=50,741741=30")
+    assert found.send_rates == {"toll_free": 25, "whatsapp:+15550100000": 50, "741741": 30}
+    assert settings(tmp_path).send_rates == {}
+
+
+@pytest.mark.parametrize("value", ["toll_free", "toll_free=fast", "tollfree=3", "long_code=0"])
+def test_unusable_send_rates_are_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="TWILIO_SEND_RATES"):
+        settings(tmp_path, TWILIO_SEND_RATES=value)

@@ -264,7 +264,7 @@ def test_openapi_describes_every_api_route(helpline: Helpline) -> None:
     assert spec["openapi"].startswith("3.")
     documented = {("/api/v1" + path).replace("{id}", "<id>") for path in spec["paths"]}
     routes = {
-        re.sub(r"<int:\w+>", "<id>", str(rule))
+        re.sub(r"<(int:)?\w+>", "<id>", str(rule))
         for rule in helpline.app.url_map.iter_rules()
         if str(rule).startswith("/api/v1")
     }

@@ -1,0 +1,63 @@
+"""Every request has an id: the caller's `X-Request-ID` when it is a sane token, else a new one.
+It is on every log line the request causes, on the jobs it enqueues, and echoed in the answer;
+each request ends with one access line (never a query string: only ids travel in paths)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+from helpline import logs
+
+HEADER = "X-Request-ID"
+_SANE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/=-]{0,127}")
+access_log = logging.getLogger("helpline.access")
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_begin)
+    app.after_request(_end)
+    app.teardown_request(_forget)
+
+
+def request_id() -> str:
+    given = request.headers.get(HEADER, "")
+    return given if _SANE.fullmatch(given) else uuid.uuid4().hex
+
+
+def _begin() -> None:
+    g.request_id = request_id()
+    g.request_started = time.perf_counter()
+    logs.bind(role="web", request_id=g.request_id)
+
+
+def _end(response: Response) -> Response:
+    if "request_id" not in g:  # a request that failed before its first hook ran
+        _begin()
+    response.headers[HEADER] = g.request_id
+    elapsed_ms = round((time.perf_counter() - g.request_started) * 1000, 1)
+    access_log.info(
+        "%s %s %s %.1fms",
+        request.method,
+        request.path,
+        response.status_code,
+        elapsed_ms,
+        extra={
+            "fields": {
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": elapsed_ms,
+                "remote_addr": request.remote_addr,
+            }
+        },
+    )
+    return response
+
+
+def _forget(_exc: BaseException | None = None) -> None:
+    logs.clear()

@@ -7,7 +7,6 @@ import uuid
 from datetime import timedelta
 
 from helpline import twilio_rest
-from helpline.db import transaction
 from helpline.models import utcnow
 from helpline.services import assignment, conversations, handoffs, intake, outbound, sweeps
 from workers import queues, runtime
@@ -21,14 +20,14 @@ RECONCILE_INBOUND_WINDOW = timedelta(hours=1)
 
 def process_inbound(message_id: int) -> None:
     """Attach a stored inbound text to its conversation, route, and send what that produced."""
-    with transaction(runtime.settings().database_url) as session:
+    with runtime.transaction() as session:
         texts = conversations.handle_inbound(session, message_id, utcnow())
     queues.send_texts(runtime.redis(), texts)
 
 
 def route_queue() -> None:
     """Give waiting conversations to whoever is free now."""
-    with transaction(runtime.settings().database_url) as session:
+    with runtime.transaction() as session:
         texts = [m.id for m in assignment.route_queue(session, utcnow())]
     queues.send_texts(runtime.redis(), texts)
 
@@ -36,7 +35,7 @@ def route_queue() -> None:
 def apply_handoff_rules() -> None:
     """Hand on or close whatever the rules say is due (shift end, offline, no reply, quiet),
     then route."""
-    with transaction(runtime.settings().database_url) as session:
+    with runtime.transaction() as session:
         texts = [m.id for m in handoffs.run_handoffs(session, utcnow())]
     queues.send_texts(runtime.redis(), texts)
 
@@ -44,21 +43,21 @@ def apply_handoff_rules() -> None:
 def send_text(message_id: int) -> None:
     """Hand one pending text to Twilio, once; raise on a passing failure so RQ retries."""
     settings = runtime.settings()
-    with transaction(settings.database_url) as session:
+    with runtime.transaction() as session:
         text = outbound.claim_send(session, message_id, utcnow())
     if text is None:
         return
     try:
         result = twilio_rest.send(runtime.twilio(), settings, text)
     except twilio_rest.TransientSendError:
-        with transaction(settings.database_url) as session:
+        with runtime.transaction() as session:
             outbound.release_claim(session, message_id)
         raise
     except twilio_rest.SendOutcomeUnknown:
         log.warning("text %s: no answer from Twilio; reconciling before any resend", message_id)
         queues.reconcile_send(runtime.redis(), message_id, delay_s=RECONCILE_AFTER_S)
         return
-    with transaction(settings.database_url) as session:
+    with runtime.transaction() as session:
         if isinstance(result, twilio_rest.Sent):
             outbound.record_sent(session, message_id, result.sid, result.status)
         else:
@@ -68,15 +67,14 @@ def send_text(message_id: int) -> None:
 
 def reconcile_send(message_id: int) -> None:
     """Ask Twilio whether a text with an unknown outcome was created: record it, or send it."""
-    settings = runtime.settings()
     client = runtime.twilio()
-    with transaction(settings.database_url) as session:
+    with runtime.transaction() as session:
         pending = outbound.claimed(session, message_id)
     if pending is None or client is None:
         return
     text, claimed_at = pending
     found = twilio_rest.find_sent(client, text, claimed_at)
-    with transaction(settings.database_url) as session:
+    with runtime.transaction() as session:
         if found is not None:
             outbound.record_sent(session, message_id, found.sid, found.status)
         else:
@@ -91,7 +89,7 @@ def reconcile_inbound() -> None:
     if client is None:
         return
     received = twilio_rest.received_since(client, utcnow() - RECONCILE_INBOUND_WINDOW)
-    with transaction(runtime.settings().database_url) as session:
+    with runtime.transaction() as session:
         stored = intake.store_missing(session, received, utcnow())
     for message_id in stored:
         queues.process_inbound(runtime.redis(), message_id)
@@ -101,7 +99,7 @@ def tick() -> None:
     """The periodic backstop: re-queue stranded work, then run a routing pass."""
     now = utcnow()
     redis = runtime.redis()
-    with transaction(runtime.settings().database_url) as session:
+    with runtime.transaction() as session:
         stranded = sweeps.stranded(session, now - timedelta(seconds=sweeps.STRANDED_AFTER_S))
     slot = f"-sweep-{int(now.timestamp()) // sweeps.STRANDED_AFTER_S}"
     for message_id in stranded.inbound:

@@ -73,3 +73,19 @@ def thread(convo: Conversation) -> list[Entry]:
     entries = [Entry(m.created_at, message=m) for m in convo.messages]
     entries += [Entry(e.created_at, event=e) for e in convo.events]
     return sorted(entries, key=lambda e: e.at)
+
+
+@dataclass(frozen=True)
+class TransferChoices:
+    people: list[User]
+    skills: list[str]
+
+
+def transfer_choices(session: Session, user: User) -> TransferChoices:
+    """Who `user` can transfer a conversation to: active colleagues by name, and the skill
+    pools someone on the roster holds."""
+    people = session.scalars(
+        select(User).where(User.is_active.is_(True), User.id != user.id).order_by(User.name)
+    ).all()
+    skills = sorted({skill for person in people for skill in person.skills} | set(user.skills))
+    return TransferChoices(list(people), skills)

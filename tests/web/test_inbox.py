@@ -163,3 +163,11 @@ def test_offered_handoff_is_shown_and_accepted_from_the_inbox(helpline: Helpline
     post_form(helpline.client, path + "/accept", {}, path)
     helpline.look_again()
     assert helpline.db.get(Conversation, convo.id).supporter_id == ivy.id
+
+
+def test_the_thread_is_served_as_html(helpline: Helpline) -> None:
+    sam = helpline.supporter()
+    convo = conversation_for(helpline, "+15550208008")
+    sign_in(helpline.client, sam)
+    answer = helpline.client.get(f"/inbox/conversations/{convo.id}")
+    assert answer.mimetype == "text/html"

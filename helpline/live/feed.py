@@ -49,7 +49,6 @@ class Doorbell:
         self._lock = threading.Lock()
         self._waiters: dict[int, set[threading.Event]] = {}
         self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
 
     def register(self, user_id: int) -> threading.Event | None:
         """A wake-up for one stream of `user_id`; None when this process serves its limit."""
@@ -58,7 +57,7 @@ class Doorbell:
                 return None
             waiter = threading.Event()
             self._waiters.setdefault(user_id, set()).add(waiter)
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._listen, name="doorbell", daemon=True)
                 self._thread.start()
             return waiter
@@ -84,16 +83,28 @@ class Doorbell:
         for waiter in waiters:
             waiter.set()
 
-    def stop(self) -> None:
-        self._stop.set()
+    def is_listening(self) -> bool:
+        with self._lock:
+            return self._thread is not None
 
     def _listen(self) -> None:
-        while not self._stop.is_set():
+        """Subscribed while this process serves any stream; the thread ends with the last."""
+        while True:
             try:
                 self._subscribed()
+                return
             except RedisError as exc:
                 log.warning("live doorbell lost its Redis subscription (%s); resubscribing", exc)
-                self._stop.wait(1.0)
+                time.sleep(1.0)
+                if not self._keep_listening():
+                    return
+
+    def _keep_listening(self) -> bool:
+        with self._lock:
+            if not self._waiters:
+                self._thread = None  # the next stream starts a new listener
+                return False
+            return True
 
     def _subscribed(self) -> None:
         redis = Redis.from_url(self._redis_url, socket_connect_timeout=5)
@@ -101,7 +112,7 @@ class Doorbell:
             with redis.pubsub(ignore_subscribe_messages=True) as pubsub:  # type: ignore[no-untyped-call]
                 pubsub.subscribe(BELL)
                 self.ring()  # rings may have been missed while not subscribed
-                while not self._stop.is_set():
+                while self._keep_listening():
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None and message["type"] == "message":
                         self._ring_data(message["data"])

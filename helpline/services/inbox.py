@@ -36,7 +36,7 @@ def my_conversations(session: Session, user: User) -> list[Row]:
     ).all()
     rows = []
     for convo in convos:
-        last = convo.messages[-1] if convo.messages else None
+        last = _last_said(convo)
         rows.append(Row(convo, last, bool(last and last.direction == "in")))
     return sorted(
         rows,
@@ -46,6 +46,13 @@ def my_conversations(session: Session, user: User) -> list[Row]:
             r.conversation.last_inbound_at or r.conversation.created_at,
         ),
     )
+
+
+def _last_said(convo: Conversation) -> Message | None:
+    """The last text between the texter and a person: the greeting and other automatic texts
+    neither show as the last text nor hide that the texter is waiting for a reply."""
+    said = [m for m in convo.messages if m.direction == "in" or m.author_id is not None]
+    return said[-1] if said else None
 
 
 def visible_to(session: Session, user: User, conversation_id: int) -> Conversation | None:

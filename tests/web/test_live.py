@@ -200,11 +200,14 @@ def test_a_ring_from_another_process_wakes_the_stream_at_once(helpline: Helpline
     notices.publish(Redis.from_url(helpline.settings.redis_url), [notices.Notice(41, 9, "text")])
     reader.join(timeout=5)
     body.close()
-    bell.stop()
     ((arrived, event),) = got
     assert "event: notice" in event and '"conversation": 9' in event
     assert arrived - sent_at < 1.0
     assert bell.streams() == 0  # closing the response let go of its registration
+    deadline = time.monotonic() + 3
+    while bell.is_listening() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not bell.is_listening()  # no stream left: no subscription held
 
 
 def test_a_process_serving_its_limit_of_streams_asks_the_browser_to_come_back(
@@ -217,7 +220,6 @@ def test_a_process_serving_its_limit_of_streams_asks_the_browser_to_come_back(
     second = "".join(feed.stream(redis, bell, 2, feed.START, QUICK))
     assert second.startswith(f"retry: {feed.BUSY_RETRY_MS}") and "event: resync" in second
     first.close()
-    bell.stop()
     assert bell.streams() == 0
 
 

@@ -53,7 +53,7 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(params=[1], ids=["one-web"])
+@pytest.fixture(params=[1, 2], ids=["one-web", "two-webs"])
 def service(
     request: pytest.FixtureRequest, settings: Settings, fake_twilio: FakeTwilio, tmp_path: Path
 ) -> Iterator[Service]:

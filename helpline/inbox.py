@@ -214,7 +214,7 @@ def transfer(conversation_id: int) -> Response | tuple[str, int]:
 
 
 def _transfer_target(target: str) -> tuple[User | None, str | None]:
-    """ "person:12" or "pool:crisis" ("pool:" is anyone available); 400 for anything else."""
+    """A colleague ("person:12") or a team ("pool:crisis"; "pool:" is anyone); else a 400."""
     kind, _, value = target.partition(":")
     if kind == "pool" and len(value) <= 40:
         return None, value.strip().lower() or None

@@ -171,6 +171,7 @@ def stream(
                 yield ": still here\n\n"
     except RedisError as exc:
         log.warning("live stream ended early, Redis unavailable: %s", exc)
+        yield f"retry: {BUSY_RETRY_MS}\n\n"  # come back when Redis may be back, not at once
     finally:
         bell.unregister(user_id, waiter)
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from helpline.live import feed, notices
 from helpline.models import Conversation, Message, Shift, User, utcnow
+from tests.processes import free_port
 from tests.support import Helpline
 from tests.web.conftest import post_form, sign_in
 from workers import jobs, runtime
@@ -220,6 +221,15 @@ def test_a_process_serving_its_limit_of_streams_asks_the_browser_to_come_back(
     second = "".join(feed.stream(redis, bell, 2, feed.START, QUICK))
     assert second.startswith(f"retry: {feed.BUSY_RETRY_MS}") and "event: resync" in second
     first.close()
+    assert bell.streams() == 0
+
+
+def test_a_stream_without_redis_ends_and_asks_the_browser_to_wait(helpline: Helpline) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    bell = feed.Doorbell(nowhere, max_streams=4)
+    unreachable = Redis.from_url(nowhere, socket_connect_timeout=0.5)
+    body = "".join(feed.stream(unreachable, bell, 1, "1-0", QUICK))
+    assert body.endswith(f"retry: {feed.BUSY_RETRY_MS}\n\n")
     assert bell.streams() == 0
 
 

@@ -1,14 +1,27 @@
 """gunicorn settings for the `web` process. Configuration is checked in the master, before any
-worker boots, so a bad variable stops the process with one line instead of a traceback."""
+worker boots, so a bad variable stops the process with one line instead of a traceback.
+
+Threads, not processes, serve the inbox's live event streams: each open stream holds one
+thread, for at most a couple of minutes (helpline.live.feed), and the app keeps a quarter of
+the threads for ordinary requests (docs/decisions.md, "Live inbox").
+"""
 
 import os
 
 from gunicorn.glogging import Logger
 
+from helpline.config import DEFAULT_WEB_THREADS
+
+
+def _whole(value, default):
+    # A malformed value is reported in one line by the preflight check in on_starting.
+    return int(value) if value and value.isdigit() else default
+
+
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = _whole(os.environ.get("WEB_CONCURRENCY"), 2)
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "4"))
+threads = _whole(os.environ.get("WEB_THREADS"), DEFAULT_WEB_THREADS)
 timeout = 30
 graceful_timeout = 20
 # No gunicorn access log: the app writes one line per request, with its request id.

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
 TWILIO_API = "https://api.twilio.com"
+# gunicorn threads per web process: the inbox's event streams each hold one (gunicorn.conf.py).
+DEFAULT_WEB_THREADS = 32
 
 
 class ConfigError(Exception):
@@ -42,6 +44,7 @@ class Settings:
     # Messages per second per sender, overriding Twilio's defaults: keys are sender types
     # (long_code, toll_free, short_code, whatsapp) or exact sender addresses.
     send_rates: Mapping[str, float] = field(default_factory=dict)
+    web_threads: int = DEFAULT_WEB_THREADS
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -89,6 +92,7 @@ class Settings:
             twilio_timeout_s=_seconds("TWILIO_TIMEOUT_S", env.get("TWILIO_TIMEOUT_S") or "15"),
             metrics_token=_metrics_token(env.get("METRICS_TOKEN")),
             send_rates=parse_send_rates(env.get("TWILIO_SEND_RATES") or ""),
+            web_threads=_count("WEB_THREADS", env.get("WEB_THREADS") or str(DEFAULT_WEB_THREADS)),
         )
 
 
@@ -108,6 +112,12 @@ def _seconds(name: str, value: str) -> float:
     if not 0 < seconds <= 300:
         raise ConfigError(f"{name}: expected a number of seconds from 0 to 300, got {value!r}")
     return seconds
+
+
+def _count(name: str, value: str, most: int = 1000) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= most:
+        raise ConfigError(f"{name}: expected a whole number from 1 to {most}, got {value!r}")
+    return int(value)
 
 
 def _database_url(value: str | None, instance: Path) -> str:

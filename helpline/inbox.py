@@ -1,13 +1,28 @@
-"""The supporter's inbox: my conversations, a thread, reply, close, presence."""
+"""The supporter's inbox: my conversations, a thread, reply, transfer, close, presence, and
+the live event stream that keeps the page current without reloads."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import threading
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from redis.exceptions import RedisError
 from werkzeug.wrappers import Response
 
 from helpline import web
 from helpline.auth import current_user, login_required
-from helpline.models import Conversation
+from helpline.live import feed
+from helpline.models import Conversation, User
 from helpline.services import assignment, handoffs, inbox, outbound, users
 from helpline.services.texters import alias
 from routing.channel import reply_window_closes_at
@@ -15,6 +30,8 @@ from workers import queues
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 MAX_REPLY = 1600
+MAX_NOTE = 2000
+_doorbell_lock = threading.Lock()
 
 
 @bp.app_template_filter("alias")
@@ -22,28 +39,54 @@ def alias_filter(convo: Conversation) -> str:
     return alias(convo.texter_id, web.settings().secret_key)
 
 
-def _partial(full: str, partial: str, **context: object) -> str:
-    """The whole page, or only its live part when htmx asks for it."""
-    return render_template(partial if request.headers.get("HX-Request") else full, **context)
+def _is_htmx() -> bool:
+    return bool(request.headers.get("HX-Request"))
+
+
+def _live_url() -> str:
+    """The event stream, starting after the newest notice: this page shows everything before
+    it. Read before the page's data, so nothing falls between the two."""
+    try:
+        since: str | None = feed.latest_id(web.redis(), current_user().id)
+    except RedisError:
+        since = None  # the stream starts with a re-sync instead
+    return url_for("inbox.events", since=since)
 
 
 @bp.get("")
 @login_required
 def index() -> str:
+    live_url = None if _is_htmx() else _live_url()
     rows = inbox.my_conversations(web.db(), current_user())
     offers = inbox.offered_to(web.db(), current_user())
-    return _partial("inbox/index.html", "inbox/_list.html", rows=rows, offers=offers)
+    context = {"rows": rows, "offers": offers, "current": request.args.get("current", type=int)}
+    if _is_htmx():
+        return render_template("inbox/_list.html", **context)
+    return render_template("inbox/index.html", live_url=live_url, **context)
 
 
 def _thread_page(convo: Conversation, **context: object) -> str:
+    """The thread with its actions and my other conversations, or only the thread when htmx
+    refreshes it."""
     closes = reply_window_closes_at(convo.channel, convo.last_inbound_at)
-    return _partial(
+    thread = {
+        "convo": convo,
+        "entries": inbox.thread(convo),
+        "window_closes_at": closes,
+        "window_closed": closes is not None and closes <= web.now(),
+    }
+    if _is_htmx():
+        return render_template("inbox/_thread.html", refreshing=True, **thread)
+    live_url = _live_url()
+    me = current_user()
+    return render_template(
         "inbox/thread.html",
-        "inbox/_thread.html",
-        convo=convo,
-        entries=inbox.thread(convo),
-        window_closes_at=closes,
-        window_closed=closes is not None and closes <= web.now(),
+        live_url=live_url,
+        rows=inbox.my_conversations(web.db(), me),
+        offers=inbox.offered_to(web.db(), me),
+        current=convo.id,
+        transfer_choices=inbox.transfer_choices(web.db(), me),
+        **thread,
         **context,
     )
 
@@ -51,18 +94,18 @@ def _thread_page(convo: Conversation, **context: object) -> str:
 def _visible(conversation_id: int) -> Conversation:
     convo = inbox.visible_to(web.db(), current_user(), conversation_id)
     if convo is None:
-        abort(404)  # not "forbidden": do not confirm that someone else's conversation exists
+        # Not "forbidden": do not confirm that someone else's conversation exists. A page
+        # refreshing a thread that just left this supporter is told so in plain words.
+        if _is_htmx():
+            abort(Response(render_template("inbox/_gone.html"), 404, mimetype="text/html"))
+        abort(404)
     return convo
 
 
 @bp.get("/conversations/<int:conversation_id>")
 @login_required
 def conversation(conversation_id: int) -> Response:
-    convo = _visible(conversation_id)
-    page = _partial(
-        "inbox/thread.html", "inbox/_thread.html", convo=convo, entries=inbox.thread(convo)
-    )
-    response = Response(page)
+    response = Response(_thread_page(_visible(conversation_id)), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -147,3 +190,62 @@ def decline(conversation_id: int) -> Response:
     web.db().commit()
     queues.apply_handoff_rules(web.redis())
     return redirect(url_for(".index"))
+
+
+@bp.post("/conversations/<int:conversation_id>/transfer")
+@login_required
+def transfer(conversation_id: int) -> Response | tuple[str, int]:
+    """To a named colleague at once, or to a skill pool through the queue, with a note."""
+    convo = _visible(conversation_id)
+    me = current_user()
+    if convo.status != "active" or (me.role != "coordinator" and convo.supporter_id != me.id):
+        return _thread_page(convo, error="Only an active conversation you hold can be moved."), 409
+    note = request.form.get("note", "").strip()[:MAX_NOTE] or None
+    person, skill = _transfer_target(request.form.get("target", ""))
+    if person is not None and person.id == convo.supporter_id:
+        return _thread_page(convo, error="The conversation is already with them."), 409
+    texts = handoffs.transfer(web.db(), convo, web.now(), me, note, person, skill)
+    web.db().commit()
+    queues.send_texts(web.redis(), [t.id for t in texts])
+    flash(f"Conversation transferred to {person.name if person else 'the queue'}.")
+    if inbox.visible_to(web.db(), me, convo.id) is None:
+        return redirect(url_for(".index"))
+    return redirect(url_for(".conversation", conversation_id=convo.id))
+
+
+def _transfer_target(target: str) -> tuple[User | None, str | None]:
+    """A colleague ("person:12") or a team ("pool:crisis"; "pool:" is anyone); else a 400."""
+    kind, _, value = target.partition(":")
+    if kind == "pool" and len(value) <= 40:
+        return None, value.strip().lower() or None
+    if kind == "person" and value.isdigit():
+        person = web.db().get(User, int(value))
+        if person is not None and person.is_active:
+            return person, None
+    abort(Response("Choose a colleague or a team to transfer to.\n", 400, mimetype="text/plain"))
+
+
+@bp.get("/events")
+def events() -> Response:
+    """The signed-in supporter's live notices, as Server-Sent Events (helpline.live.feed)."""
+    if g.user is None:
+        return Response("sign in first\n", 401, mimetype="text/plain")
+    last_id = feed.parse_last_id(request.headers.get("Last-Event-ID") or request.args.get("since"))
+    timing = current_app.config.get("LIVE_TIMING", feed.Timing())
+    body = feed.stream(web.redis(), _doorbell(), current_user().id, last_id, timing)
+    response = Response(body, mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # a proxy passes each notice on at once
+    return response
+
+
+def _doorbell() -> feed.Doorbell:
+    """This process's one Redis subscription, made on the first stream."""
+    with _doorbell_lock:
+        bell = current_app.extensions.get("helpline.live")
+        if bell is None:
+            settings = web.settings()
+            # A quarter of the threads stay free for ordinary requests (docs/decisions.md).
+            bell = feed.Doorbell(settings.redis_url, max(1, settings.web_threads * 3 // 4))
+            current_app.extensions["helpline.live"] = bell
+        return bell

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from helpline.config import Settings
 from helpline.db import session_factory
+from helpline.live import notices
 from helpline.models import utcnow
 
 
@@ -45,11 +46,15 @@ def settings() -> Settings:
 def db() -> Session:
     """This request's session; closed (and rolled back unless committed) on teardown.
 
-    GET and HEAD requests only read, so they get a session that takes no write lock.
+    GET and HEAD requests only read, so they get a session that takes no write lock. What
+    the others commit is told to the supporters it concerns (live.notices).
     """
     if "db" not in g:
-        reads_only = has_request_context() and request.method in ("GET", "HEAD")
-        g.db = (resources().read_sessions if reads_only else resources().sessions)()
+        if has_request_context() and request.method in ("GET", "HEAD"):
+            g.db = resources().read_sessions()
+        else:
+            g.db = resources().sessions()
+            notices.watch(g.db, redis())
     return cast(Session, g.db)
 
 

@@ -3,11 +3,15 @@ and the machine's Redis when they answer (always in CI, where they must).
 
 Environment: TEST_DATABASE_URL / TEST_REDIS_URL pick the second backend (defaults: the local
 PostgreSQL's `helpline_test` database and Redis db 15). Extra arguments go to pytest.
+
+The browser tests drive the system's chromium (never a downloaded browser): installed here with
+apt-get when missing and running as root, as CI does; otherwise they skip and say so.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -64,8 +68,36 @@ def static_checks() -> int:
     return 0
 
 
+def has_browser() -> bool:
+    return bool(os.environ.get("CHROMIUM_PATH") or shutil.which("chromium"))
+
+
+def ensure_browser() -> bool:
+    """Install Debian's chromium for the browser tests when it is missing and we may."""
+    if has_browser():
+        return True
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("== installing chromium for the browser tests (apt-get)", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "chromium"],
+        ):
+            if subprocess.call(command, env=env) != 0:
+                break
+    if has_browser():
+        return True
+    print("== chromium is not installed: the browser tests will be skipped", flush=True)
+    return False
+
+
 def main(args: list[str]) -> int:
     if static_checks():
+        return 1
+    if not ensure_browser() and os.environ.get("CI"):
+        print(
+            "CI: chromium could not be installed; the browser tests are required here", flush=True
+        )
         return 1
     print("== suite on the embedded defaults: SQLite + embedded Redis", flush=True)
     failed = pytest({}, args)

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from helpline import pacing, telemetry, twilio_rest
 from helpline.config import Settings
-from helpline.db import transaction
 from helpline.models import utcnow
 from helpline.services import (
     assignment,
@@ -34,14 +33,14 @@ RECONCILE_INBOUND_WINDOW = timedelta(hours=1)
 
 def process_inbound(message_id: int) -> None:
     """Attach a stored inbound text to its conversation, route, and send what that produced."""
-    with transaction(runtime.settings().database_url) as session:
+    with runtime.transaction() as session:
         texts = conversations.handle_inbound(session, message_id, utcnow())
     queues.send_texts(runtime.redis(), texts)
 
 
 def route_queue() -> None:
     """Give waiting conversations to whoever is free now."""
-    with transaction(runtime.settings().database_url) as session:
+    with runtime.transaction() as session:
         texts = [m.id for m in assignment.route_queue(session, utcnow())]
     queues.send_texts(runtime.redis(), texts)
 
@@ -49,7 +48,7 @@ def route_queue() -> None:
 def apply_handoff_rules() -> None:
     """Hand on or close whatever the rules say is due (shift end, offline, no reply, quiet),
     then route."""
-    with transaction(runtime.settings().database_url) as session:
+    with runtime.transaction() as session:
         texts = [m.id for m in handoffs.run_handoffs(session, utcnow())]
     queues.send_texts(runtime.redis(), texts)
 
@@ -61,7 +60,7 @@ def send_text(message_id: int) -> None:
     turn = _turn(message_id, settings)
     if turn is None:
         return
-    with transaction(settings.database_url) as session:
+    with runtime.transaction() as session:
         text = outbound.claim_send(session, message_id, utcnow())
     if text is not None:
         if turn.slot is not None:
@@ -80,7 +79,7 @@ def _turn(message_id: int, settings: Settings) -> Turn | None:
     the queue for its moment, or another job has it."""
     if runtime.twilio() is None:
         return Turn()
-    with transaction(settings.database_url) as session:
+    with runtime.transaction() as session:
         text = outbound.unsent(session, message_id)
     if text is None:
         return None
@@ -99,7 +98,7 @@ def _hand_to_twilio(text: OutboundText, settings: Settings) -> None:
     try:
         result = twilio_rest.send(runtime.twilio(), settings, text)
     except twilio_rest.TransientSendError:
-        with transaction(settings.database_url) as session:
+        with runtime.transaction() as session:
             outbound.release_claim(session, message_id)
         _count_attempt("retry")
         raise
@@ -108,7 +107,7 @@ def _hand_to_twilio(text: OutboundText, settings: Settings) -> None:
         _count_attempt("unknown")
         queues.reconcile_send(runtime.redis(), message_id, delay_s=RECONCILE_AFTER_S)
         return
-    with transaction(settings.database_url) as session:
+    with runtime.transaction() as session:
         if isinstance(result, twilio_rest.Sent):
             outbound.record_sent(session, message_id, result.sid, result.status)
         else:
@@ -126,15 +125,14 @@ def _count_attempt(result: str) -> None:
 
 def reconcile_send(message_id: int) -> None:
     """Ask Twilio whether a text with an unknown outcome was created: record it, or send it."""
-    settings = runtime.settings()
     client = runtime.twilio()
-    with transaction(settings.database_url) as session:
+    with runtime.transaction() as session:
         pending = outbound.claimed(session, message_id)
     if pending is None or client is None:
         return
     text, claimed_at = pending
     found = twilio_rest.find_sent(client, text, claimed_at)
-    with transaction(settings.database_url) as session:
+    with runtime.transaction() as session:
         if found is not None:
             outbound.record_sent(session, message_id, found.sid, found.status)
         else:
@@ -149,7 +147,7 @@ def reconcile_inbound() -> None:
     if client is None:
         return
     received = twilio_rest.received_since(client, utcnow() - RECONCILE_INBOUND_WINDOW)
-    with transaction(runtime.settings().database_url) as session:
+    with runtime.transaction() as session:
         stored = intake.store_missing(session, received, utcnow())
     for message_id in stored:
         queues.process_inbound(runtime.redis(), message_id)
@@ -158,7 +156,7 @@ def reconcile_inbound() -> None:
 def purge() -> None:
     """The retention purge, batch by batch, each batch its own transaction."""
     while True:
-        with transaction(runtime.settings().database_url) as session:
+        with runtime.transaction() as session:
             retention_s = int(settings_service.load(session)["retention_s"])
             purged = retention.purge(session, utcnow(), retention_s)
         if purged.conversations or purged.messages or purged.texters:
@@ -176,7 +174,7 @@ def tick() -> None:
     """The periodic backstop: re-queue stranded work, then run a routing pass."""
     now = utcnow()
     redis = runtime.redis()
-    with transaction(runtime.settings().database_url) as session:
+    with runtime.transaction() as session:
         stranded = sweeps.stranded(session, now - timedelta(seconds=sweeps.STRANDED_AFTER_S))
     slot = f"-sweep-{int(now.timestamp()) // sweeps.STRANDED_AFTER_S}"
     for message_id in stranded.inbound:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 from redis import Redis
+from sqlalchemy.orm import Session
 from twilio.rest import Client
 
-from helpline import vault
+from helpline import db, vault
 from helpline.config import Settings
+from helpline.live import notices
 from helpline.twilio_rest import make_client
 
 _configured: list[Settings] = []
@@ -36,3 +40,12 @@ def redis() -> Redis:
 @cache
 def twilio() -> Client | None:
     return make_client(settings())
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """A job's transaction: committed when the block ends normally, and what it changed told
+    to the supporters it concerns (their inbox updates live)."""
+    with db.transaction(settings().database_url) as session:
+        notices.watch(session, redis())
+        yield session

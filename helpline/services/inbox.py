@@ -36,7 +36,7 @@ def my_conversations(session: Session, user: User) -> list[Row]:
     ).all()
     rows = []
     for convo in convos:
-        last = convo.messages[-1] if convo.messages else None
+        last = _last_said(convo)
         rows.append(Row(convo, last, bool(last and last.direction == "in")))
     return sorted(
         rows,
@@ -46,6 +46,13 @@ def my_conversations(session: Session, user: User) -> list[Row]:
             r.conversation.last_inbound_at or r.conversation.created_at,
         ),
     )
+
+
+def _last_said(convo: Conversation) -> Message | None:
+    """The last text between the texter and a person: the greeting and other automatic texts
+    neither show as the last text nor hide that the texter is waiting for a reply."""
+    said = [m for m in convo.messages if m.direction == "in" or m.author_id is not None]
+    return said[-1] if said else None
 
 
 def visible_to(session: Session, user: User, conversation_id: int) -> Conversation | None:
@@ -73,3 +80,19 @@ def thread(convo: Conversation) -> list[Entry]:
     entries = [Entry(m.created_at, message=m) for m in convo.messages]
     entries += [Entry(e.created_at, event=e) for e in convo.events]
     return sorted(entries, key=lambda e: e.at)
+
+
+@dataclass(frozen=True)
+class TransferChoices:
+    people: list[User]
+    skills: list[str]
+
+
+def transfer_choices(session: Session, user: User) -> TransferChoices:
+    """Who `user` can transfer a conversation to: active colleagues by name, and the skill
+    pools someone on the roster holds."""
+    people = session.scalars(
+        select(User).where(User.is_active.is_(True), User.id != user.id).order_by(User.name)
+    ).all()
+    skills = sorted({skill for person in people for skill in person.skills} | set(user.skills))
+    return TransferChoices(list(people), skills)

@@ -4,10 +4,6 @@ texter in them, and one /metrics that counts what every process did."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,8 +18,8 @@ from sqlalchemy.orm import Session
 from helpline.config import Settings
 from helpline.models import utcnow
 from helpline.services import shifts, users
-from tests.e2e.test_procfile import ROOT, free_port, procfile, wait_until
 from tests.fakes.twilio_api import FakeTwilio
+from tests.processes import Service, wait_until
 from tests.support import HELPLINE_NUMBER, PASSWORD, message_sid, sign
 
 pytestmark = pytest.mark.slow
@@ -33,61 +29,21 @@ WORDS = "the bridge at night again"
 
 
 @dataclass
-class Service:
+class Running:
     base: str
     stderr: dict[str, Path]
 
 
 @pytest.fixture
-def service(settings: Settings, fake_twilio: FakeTwilio, tmp_path: Path) -> Iterator[Service]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "PUBLIC_URL": base,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "SECRET_KEY": settings.secret_key,
-        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid or "",
-        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token or "",
-        "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
-        "HELPLINE_INSTANCE_PATH": str(settings.instance_path),
-        "WEB_CONCURRENCY": "2",
-        "METRICS_TOKEN": TOKEN,
-        "LOG_FORMAT": "json",
-    }
-    lines = procfile()
-    subprocess.run(lines["release"], shell=True, env=env, cwd=ROOT, check=True, capture_output=True)
-    stderr = {name: tmp_path / f"{name}.log" for name in ("web", "worker")}
-    files = {name: path.open("w") for name, path in stderr.items()}
-    processes = [
-        subprocess.Popen(
-            lines[name],
-            shell=True,
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=files[name],
-        )
-        for name in ("web", "worker")
-    ]
-    try:
-        wait_until(lambda: requests.get(base + "/api/v1/health").status_code == 200, 30)
-        yield Service(base, stderr)
-    finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=30)
-        for file in files.values():
-            file.close()
+def service(settings: Settings, fake_twilio: FakeTwilio, tmp_path: Path) -> Iterator[Running]:
+    extra = {"WEB_CONCURRENCY": "2", "METRICS_TOKEN": TOKEN, "LOG_FORMAT": "json"}
+    with Service(settings, logs=tmp_path, extra_env=extra) as service:
+        port = service.ports[0]
+        logs = {name: tmp_path / f"{name}-{port}.log" for name in ("web", "worker")}
+        yield Running(service.public_url, logs)
 
 
-def text_in(service: Service, settings: Settings) -> requests.Response:
+def text_in(service: Running, settings: Settings) -> requests.Response:
     form = {
         "MessageSid": message_sid(),
         "AccountSid": settings.twilio_account_sid or "",
@@ -108,7 +64,7 @@ def text_in(service: Service, settings: Settings) -> requests.Response:
     )
 
 
-def metrics(service: Service) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+def metrics(service: Running) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     answer = requests.get(service.base + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert answer.status_code == 200
     return {
@@ -119,7 +75,7 @@ def metrics(service: Service) -> dict[tuple[str, frozenset[tuple[str, str]]], fl
 
 
 def test_logs_and_metrics_of_the_real_processes(
-    service: Service, settings: Settings, fake_twilio: FakeTwilio, db: Session
+    service: Running, settings: Settings, fake_twilio: FakeTwilio, db: Session
 ) -> None:
     sam = users.create_user(db, "sam@example.org", "Sam Rivers", PASSWORD, "supporter")
     sam.status = "available"

@@ -45,6 +45,8 @@ def test_heroku_and_plain_postgres_urls_get_the_psycopg_driver(tmp_path: Path, g
         ("REDIS_URL", "redis://"),
         ("PUBLIC_URL", "helpline.example"),
         ("TWILIO_API_BASE_URL", "ftp://x"),
+        ("WEB_THREADS", "0"),
+        ("WEB_THREADS", "lots"),
     ],
 )
 def test_unusable_value_names_its_variable(tmp_path: Path, name: str, value: str) -> None:

@@ -163,3 +163,24 @@ def test_offered_handoff_is_shown_and_accepted_from_the_inbox(helpline: Helpline
     post_form(helpline.client, path + "/accept", {}, path)
     helpline.look_again()
     assert helpline.db.get(Conversation, convo.id).supporter_id == ivy.id
+
+
+def test_the_thread_is_served_as_html(helpline: Helpline) -> None:
+    sam = helpline.supporter()
+    convo = conversation_for(helpline, "+15550208008")
+    sign_in(helpline.client, sam)
+    answer = helpline.client.get(f"/inbox/conversations/{convo.id}")
+    assert answer.mimetype == "text/html"
+
+
+def test_a_new_texter_shows_as_waiting_for_me_with_their_own_words(helpline: Helpline) -> None:
+    """The automatic greeting is neither the last text shown nor a reply to the texter."""
+    sam = helpline.supporter()
+    convo = conversation_for(helpline, "+15550208009", "is anyone there")
+    sign_in(helpline.client, sam)
+    page = helpline.client.get("/inbox").get_data(as_text=True)
+    assert "Waiting for you" in page and "is anyone there" in page
+    path = f"/inbox/conversations/{convo.id}"
+    post_form(helpline.client, path + "/reply", {"body": "I'm here."}, path)
+    page = helpline.client.get("/inbox").get_data(as_text=True)
+    assert "Waiting for you" not in page and "I&#39;m here." in page

@@ -1,0 +1,186 @@
+"""Who must hear that something changed, told once the change is committed.
+
+A watched session (each request's and each job's) reads its own flushes for what a supporter
+would see change: a text in or out of a conversation they hold or are offered, its delivery
+status, the conversation's events, and the conversation itself given to them, offered to them
+or taken from them. When the transaction commits, each supporter concerned gets one notice per
+conversation: its id and a kind, never a number or a text. Notices go to the supporter's short
+Redis stream, so a browser that reconnects catches up from the last one it saw, and ring the
+doorbell channel, so whichever web process holds that supporter's event stream reads it now.
+
+Publishing is best effort: Redis being down at that moment loses the notice, never the change,
+and the inbox re-reads its list whenever its event stream (re)connects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session, SessionTransaction
+
+from helpline.models import Conversation, ConversationEvent, Message
+
+log = logging.getLogger(__name__)
+
+# Most telling first: one notice per supporter and conversation keeps the strongest kind.
+KINDS = ("assigned", "offered", "removed", "text", "updated")
+NEW_WORK = frozenset({"assigned", "offered", "text"})  # what earns a title badge
+
+STREAM_LENGTH = 100  # per supporter: enough to replay any dropped connection of a few minutes
+STREAM_TTL_S = 24 * 3600
+BELL = "helpline:live:bell"  # pub/sub channel; a message is only a supporter id
+
+_REDIS = "live.redis"
+_CHANGES = "live.changes"
+_READY = "live.ready"
+
+
+def stream_key(user_id: int) -> str:
+    return f"helpline:live:{user_id}"
+
+
+@dataclass(frozen=True, order=True)
+class Notice:
+    user_id: int
+    conversation_id: int
+    kind: str
+
+
+@dataclass
+class Changes:
+    """What one transaction's flushes changed, until it commits or ends."""
+
+    told: dict[tuple[int, int], str] = field(default_factory=dict)
+    # Conversations whose holders are looked up at commit, when they are final.
+    touched: dict[int, str] = field(default_factory=dict)
+
+    def tell(self, user_id: int, conversation_id: int, kind: str) -> None:
+        key = (user_id, conversation_id)
+        self.told[key] = _stronger(self.told.get(key), kind)
+
+    def touch(self, conversation_id: int, kind: str) -> None:
+        self.touched[conversation_id] = _stronger(self.touched.get(conversation_id), kind)
+
+    def notices(self) -> list[Notice]:
+        return sorted(Notice(user, convo, kind) for (user, convo), kind in self.told.items())
+
+
+def _stronger(current: str | None, kind: str) -> str:
+    if current is None or KINDS.index(kind) < KINDS.index(current):
+        return kind
+    return current
+
+
+def watch(session: Session, redis: Redis) -> None:
+    """Publish to `redis` the notices each commit of `session` produces."""
+    if _REDIS in session.info:
+        return
+    session.info[_REDIS] = redis
+    event.listen(session, "after_flush", _collect)
+    event.listen(session, "before_commit", _resolve)
+    event.listen(session, "after_commit", _publish)
+    event.listen(session, "after_transaction_end", _forget)
+
+
+def _collect(session: Session, _flush_context: Any) -> None:
+    changes = session.info.setdefault(_CHANGES, Changes())
+    for obj in session.new:
+        if isinstance(obj, Conversation):
+            _conversation_changed(obj, changes)
+        elif isinstance(obj, Message) and obj.conversation_id is not None:
+            changes.touch(obj.conversation_id, "text" if obj.direction == "in" else "updated")
+        elif isinstance(obj, ConversationEvent):
+            changes.touch(obj.conversation_id, "updated")
+    for obj in session.dirty:
+        if not session.is_modified(obj):
+            continue
+        if isinstance(obj, Conversation):
+            _conversation_changed(obj, changes)
+        elif isinstance(obj, Message):
+            _message_changed(obj, changes)
+
+
+def _conversation_changed(convo: Conversation, changes: Changes) -> None:
+    state = inspect(convo)
+    for attribute, gained in (("supporter_id", "assigned"), ("offered_to_id", "offered")):
+        history = state.attrs[attribute].history
+        for before in history.deleted or ():
+            if before is not None:
+                changes.tell(before, convo.id, "removed")
+        for after in history.added or ():
+            if after is not None:
+                changes.tell(after, convo.id, gained)
+    changes.touch(convo.id, "updated")
+
+
+def _message_changed(message: Message, changes: Changes) -> None:
+    if message.conversation_id is None:
+        return
+    attrs = inspect(message).attrs
+    if attrs.conversation_id.history.has_changes():  # an inbound text attached by the worker
+        changes.touch(message.conversation_id, "text" if message.direction == "in" else "updated")
+    elif attrs.delivery_status.history.has_changes() or attrs.error_code.history.has_changes():
+        changes.touch(message.conversation_id, "updated")
+
+
+def _resolve(session: Session) -> None:
+    """Just before the commit, when nothing more will change: who holds what was touched."""
+    if session.in_nested_transaction():
+        return
+    session.flush()
+    changes: Changes | None = session.info.pop(_CHANGES, None)
+    if changes is None:
+        return
+    if changes.touched:
+        holders = session.execute(
+            select(Conversation.id, Conversation.supporter_id, Conversation.offered_to_id).where(
+                Conversation.id.in_(sorted(changes.touched))
+            )
+        )
+        for convo_id, supporter_id, offered_to_id in holders:
+            for user_id in {supporter_id, offered_to_id} - {None}:
+                assert user_id is not None
+                changes.tell(user_id, convo_id, changes.touched[convo_id])
+    session.info[_READY] = changes.notices()
+
+
+def _publish(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    notices = session.info.pop(_READY, None)
+    if notices:
+        publish(session.info[_REDIS], notices)
+
+
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without committing (or after publishing) leaves nothing."""
+    if transaction.parent is None:
+        session.info.pop(_CHANGES, None)
+        session.info.pop(_READY, None)
+
+
+def publish(redis: Redis, notices: Iterable[Notice]) -> None:
+    """Append each notice to its supporter's stream, then ring each supporter's doorbell once.
+
+    One round trip; Redis runs the commands in order, so a reader woken by the bell finds
+    the notice already in the stream.
+    """
+    notices = list(notices)
+    try:
+        pipe = redis.pipeline(transaction=False)
+        for notice in notices:
+            key = stream_key(notice.user_id)
+            fields = {"kind": notice.kind, "conversation": notice.conversation_id}
+            pipe.xadd(key, fields, maxlen=STREAM_LENGTH, approximate=False)  # type: ignore[arg-type]
+            pipe.expire(key, STREAM_TTL_S)
+        for user_id in sorted({n.user_id for n in notices}):
+            pipe.publish(BELL, user_id)
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("live notices for %d conversation(s) not published: %s", len(notices), exc)

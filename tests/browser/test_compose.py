@@ -1,0 +1,85 @@
+"""The reply box in a real browser: characters and SMS segments counted as carriers count them
+(GSM-7 or UCS-2), a warning past 320 characters, and Ctrl+Enter to send."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from helpline.models import Conversation
+from tests.processes import free_port
+from tests.support import Helpline
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'"
+).expect
+pytestmark = pytest.mark.browser
+
+SEGMENTS = [
+    ("hello", "5 characters · 1 SMS segment"),
+    ("a" * 160, "160 characters · 1 SMS segment"),
+    ("a" * 161, "161 characters · 2 SMS segments"),
+    ("a" * 306, "306 characters · 2 SMS segments"),
+    ("a" * 307, "307 characters · 3 SMS segments"),
+    ("{" * 80, "80 characters · 1 SMS segment"),  # each takes two of the 160
+    ("{" * 81, "81 characters · 2 SMS segments"),
+    ("I\u2019m here", "8 characters · 1 SMS segment · special characters: 70 per segment"),
+    ("\u2019" * 71, "71 characters · 2 SMS segments · special characters"),
+    ("\U0001f642" * 35, "35 characters · 1 SMS segment · special characters"),  # 70 units
+    ("\U0001f642" * 36, "36 characters · 2 SMS segments · special characters"),
+]
+
+
+@pytest.fixture
+def thread_page(helpline: Helpline, browser: Browser) -> Iterator[Page]:
+    """Sam's thread with a texter, the app served on a real port in this process."""
+    sam = helpline.supporter()
+    helpline.text_in("hello?", from_="+15550209101")
+    helpline.run_jobs()
+    convo = helpline.db.scalars(select(Conversation)).one()
+    port = free_port()
+    server = make_server("127.0.0.1", port, helpline.app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    page = browser.new_page()
+    try:
+        page.goto(base + "/login")
+        page.fill("#email", sam.email)
+        page.fill("#password", "correct horse battery")
+        page.click("button[type=submit]")
+        page.goto(f"{base}/inbox/conversations/{convo.id}")
+        yield page
+    finally:
+        page.close()
+        server.shutdown()
+
+
+def test_the_reply_box_counts_characters_and_sms_segments(thread_page: Page) -> None:
+    counter = thread_page.locator("#reply-counter")
+    expect(counter).to_have_text("0 characters · 0 SMS segments")
+    for text, shown in SEGMENTS:
+        thread_page.fill("#body", text)
+        expect(counter).to_contain_text(shown)
+
+
+def test_a_reply_past_320_characters_is_warned_about(thread_page: Page) -> None:
+    warning = thread_page.locator("#reply-long")
+    thread_page.fill("#body", "a" * 320)
+    expect(warning).to_be_hidden()
+    thread_page.fill("#body", "a" * 321)
+    expect(warning).to_be_visible()
+
+
+def test_ctrl_enter_sends_the_reply(thread_page: Page) -> None:
+    thread_page.fill("#body", "I'm here. Take your time.")
+    thread_page.press("#body", "Control+Enter")
+    reply = thread_page.locator("[data-live-thread] li.text.out").last
+    expect(reply).to_contain_text("I'm here. Take your time.")

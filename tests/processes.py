@@ -1,0 +1,145 @@
+"""The service as real processes from the Procfile: release once, then web (one or several, each
+on its own port) and a worker, sharing the tests' database and Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+import requests
+
+from helpline.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not met within {timeout} s")
+
+
+class Service:
+    """`with Service(settings, webs=2, logs=tmp_path) as service:` then `service.urls`.
+
+    PUBLIC_URL is the first web's address: Twilio signs for one address, whichever process
+    the request reaches.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        webs: int = 1,
+        logs: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.extra_env = extra_env or {}
+        self.ports = [free_port() for _ in range(webs)]
+        self.urls = [f"http://127.0.0.1:{port}" for port in self.ports]
+        self.logs = logs
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._outputs: list[BinaryIO] = []
+
+    @property
+    def public_url(self) -> str:
+        return self.urls[0]
+
+    def env(self, port: int) -> dict[str, str]:
+        settings = self.settings
+        return {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "PUBLIC_URL": self.public_url,
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "SECRET_KEY": settings.secret_key,
+            "TWILIO_ACCOUNT_SID": settings.twilio_account_sid or "",
+            "TWILIO_AUTH_TOKEN": settings.twilio_auth_token or "",
+            "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
+            "HELPLINE_INSTANCE_PATH": str(settings.instance_path),
+            "WEB_CONCURRENCY": "1",
+            "WEB_THREADS": "8",
+            **self.extra_env,
+        }
+
+    def start(self, name: str, port: int) -> subprocess.Popen[bytes]:
+        output: BinaryIO | int = subprocess.DEVNULL
+        if self.logs is not None:
+            output = (self.logs / f"{name}-{port}.log").open("wb")
+            self._outputs.append(output)
+        process = subprocess.Popen(
+            procfile()[name],
+            shell=True,
+            env=self.env(port),
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def __enter__(self) -> Service:
+        env = self.env(self.ports[0])
+        subprocess.run(
+            procfile()["release"], shell=True, env=env, cwd=ROOT, check=True, capture_output=True
+        )
+        try:
+            for port in self.ports:
+                self.start("web", port)
+            self.start("worker", self.ports[0])
+            for url in self.urls:
+                wait_until(
+                    lambda url=url: requests.get(url + "/api/v1/health").status_code == 200,
+                    30,
+                    f"{url} answering",
+                )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            process.wait(timeout=30)
+        for output in self._outputs:
+            output.close()

@@ -59,6 +59,16 @@ def _visible(conversation_id: int) -> Conversation:
     return convo
 
 
+def _held(conversation_id: int) -> Conversation:
+    """The conversation, if the caller may act on it: coordinators, or the supporter holding it
+    (the one it is offered to may read it, and accept or decline, nothing more)."""
+    convo = _visible(conversation_id)
+    me = current_user()
+    if me.role != "coordinator" and me.id != convo.supporter_id:
+        raise fail(403, "this conversation is not assigned to you (yet)")
+    return convo
+
+
 @bp.get("/conversations/<int:conversation_id>")
 @requires()
 def get_conversation(conversation_id: int) -> Response:
@@ -92,7 +102,7 @@ def post_message(conversation_id: int) -> tuple[Response, int]:
 @bp.post("/conversations/<int:conversation_id>/transfer")
 @requires()
 def transfer(conversation_id: int) -> Response:
-    convo = _visible(conversation_id)
+    convo = _held(conversation_id)
     data = json_body()
     note = data.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 2000):
@@ -128,7 +138,7 @@ def _transfer_target(data: dict[str, Any]) -> tuple[User | None, str | None]:
 @bp.post("/conversations/<int:conversation_id>/close")
 @requires()
 def close(conversation_id: int) -> Response:
-    convo = _visible(conversation_id)
+    convo = _held(conversation_id)
     data = request.get_json(silent=True) or {}
     note = data.get("note") if isinstance(data, dict) else None
     if note is not None and (not isinstance(note, str) or len(note) > 2000):
@@ -177,7 +187,7 @@ def decline(conversation_id: int) -> Response:
 @requires()
 def add_note(conversation_id: int) -> tuple[Response, int]:
     """A note for staff only (a handoff note before a shift ends): never sent to the texter."""
-    convo = _visible(conversation_id)
+    convo = _held(conversation_id)
     note = json_body().get("note")
     if not isinstance(note, str) or not note.strip() or len(note) > 2000:
         raise fail(400, "note must be 1 to 2000 characters")

@@ -10,7 +10,7 @@ from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from helpline import cli, security, web
+from helpline import cli, screening, security, web
 from helpline.config import ConfigError, Settings
 
 csrf = CSRFProtect()
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     )
     logging.basicConfig(level=logging.INFO)
     web.init_app(app, settings)
+    screening.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
     cli.init_app(app)
@@ -52,10 +53,18 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
 def _http_error(exc: HTTPException) -> Response | HTTPException:
     """JSON errors under /api/, Flask's own pages elsewhere; never a traceback."""
     if request.path.startswith("/api/"):
-        response = jsonify(error=exc.description or exc.name)
-        response.status_code = exc.code or 500
-        return response
+        return json_error(exc)
     return exc
+
+
+def json_error(exc: HTTPException) -> Response:
+    """`{"error": …}` with the exception's status and headers (a 405 keeps its Allow)."""
+    response = jsonify(error=exc.description or exc.name)
+    response.status_code = exc.code or 500
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def create_app_or_exit() -> Flask:

@@ -28,7 +28,8 @@ LOGIN = Answer(302, "/login", refused=True)  # a web page sends a stranger to si
 INBOX = redirect("/inbox")
 THREAD = redirect("/inbox/conversations/")
 NOT_OFFERED = Answer(302, "/inbox", refused=True)  # "no longer offered to you", nothing done
-UNSIGNED = refused(403)  # a webhook without Twilio's signature, whoever sends it
+UNSIGNED = refused(403)
+PHONE = redirect("/dev/phone")  # a webhook without Twilio's signature, whoever sends it
 
 
 @dataclass(frozen=True)
@@ -213,10 +214,10 @@ ROUTES: dict[tuple[str, str], Access] = {
     # The dev phone (dev mode only, never in production): anyone may play a texter.
     ("GET", "/dev/phone"): Access(OK, OK, OK, OK),
     ("POST", "/dev/phone/number"): Access(
-        *[redirect("/dev/phone")] * 4, lambda w, fresh: Call(form={"number": "+15550123456"})
+        PHONE, PHONE, PHONE, PHONE, lambda w, fresh: Call(form={"number": "+15550123456"})
     ),
     ("POST", "/dev/phone/send"): Access(
-        *[redirect("/dev/phone")] * 4, lambda w, fresh: Call(form={"body": ""})
+        PHONE, PHONE, PHONE, PHONE, lambda w, fresh: Call(form={"body": ""})
     ),
 }
 AUTOMATIC = {"HEAD", "OPTIONS"}  # Flask answers these itself: HEAD as GET, OPTIONS with Allow

@@ -7,7 +7,7 @@ Used by tests/web/test_authorization.py; the table of who may do what lives ther
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -53,9 +53,9 @@ def redirect(path: str) -> Answer:
 class Call:
     """What to send: values for the path's variables, and a JSON body or a form."""
 
-    path: dict[str, object] = field(default_factory=dict)
+    path: Mapping[str, object] = field(default_factory=dict)
     json: dict[str, Any] | None = None
-    query: dict[str, object] = field(default_factory=dict)
+    query: Mapping[str, object] = field(default_factory=dict)
     form: dict[str, str] | None = None
     fresh_session: bool = False  # sign in anew (the call ends or replaces the session)
 

@@ -10,7 +10,17 @@ from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from helpline import auditing, cli, logs, metrics, request_log, security, vault, web
+from helpline import (
+    auditing,
+    cli,
+    logs,
+    metrics,
+    request_log,
+    screening,
+    security,
+    vault,
+    web,
+)
 from helpline.config import ConfigError, Settings
 
 csrf = CSRFProtect()
@@ -34,6 +44,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     web.init_app(app, settings)
     request_log.init_app(app)
     metrics.init_app(app)
+    screening.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
     auditing.init_app(app)
@@ -46,7 +57,8 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
-    if not settings.sends_texts:
+    if not settings.sends_texts and not settings.production:
+        # Anyone may play any texter on the dev phone: never in production, credentials or not.
         app.register_blueprint(devphone.bp)
     app.add_url_rule("/openapi.json", "openapi", api.openapi.openapi_json)
     app.register_error_handler(HTTPException, _http_error)
@@ -56,10 +68,18 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
 def _http_error(exc: HTTPException) -> Response | HTTPException:
     """JSON errors under /api/, Flask's own pages elsewhere; never a traceback."""
     if request.path.startswith("/api/"):
-        response = jsonify(error=exc.description or exc.name)
-        response.status_code = exc.code or 500
-        return response
+        return json_error(exc)
     return exc
+
+
+def json_error(exc: HTTPException) -> Response:
+    """`{"error": …}` with the exception's status and headers (a 405 keeps its Allow)."""
+    response = jsonify(error=exc.description or exc.name)
+    response.status_code = exc.code or 500
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def create_app_or_exit() -> Flask:

@@ -13,6 +13,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from helpline import web
+from helpline.db import MAX_INTEGER
 from helpline.services import audit
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ def init_app(app: Flask) -> None:
 
 def record_access(response: Response) -> Response:
     conversation_id = (request.view_args or {}).get("conversation_id")
+    if conversation_id is not None and abs(conversation_id) > MAX_INTEGER:
+        conversation_id = None  # no such conversation can exist; the path says what was tried
     access = audit.Access(
         actor_id=_actor_id(),
         method=request.method,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -15,6 +16,7 @@ from helpline.services import web_sessions
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
+_SAME_SITE_PATH = re.compile(r"/(?![/\\])[^\\\s]*\Z")
 THROTTLED = "Too many sign-in attempts. Please wait 15 minutes and try again."
 
 
@@ -53,7 +55,7 @@ def login_required(view: F) -> F:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (which must not count as a failed sign-in)
         return render_template("login.html")
     email = request.form.get("email", "")
     try:
@@ -70,8 +72,9 @@ def login() -> str | Response | tuple[str, int]:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect to another host after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only same-site paths: never redirect to another host after sign-in. Browsers read a
+    backslash as a slash and drop tabs and newlines: `/\\host` and `/\\t/host` are refused."""
+    if target and _SAME_SITE_PATH.match(target):
         return target
     return url_for("inbox.index")
 

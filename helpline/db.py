@@ -20,6 +20,9 @@ class Base(DeclarativeBase):
     pass
 
 
+MAX_INTEGER = 2**31 - 1  # ids and counts are `integer` columns: PostgreSQL's is 32 bits
+
+
 _engines: dict[tuple[str, bool], tuple[int, Engine]] = {}
 
 

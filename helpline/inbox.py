@@ -102,6 +102,16 @@ def _visible(conversation_id: int) -> Conversation:
     return convo
 
 
+def _held(conversation_id: int, coordinators: bool) -> Conversation:
+    """The conversation if the caller holds it (or, with `coordinators`, runs the line):
+    reading it, or having it offered, is not enough to act on it."""
+    convo = _visible(conversation_id)
+    me = current_user()
+    if convo.supporter_id != me.id and not (coordinators and me.role == "coordinator"):
+        abort(403)
+    return convo
+
+
 @bp.get("/conversations/<int:conversation_id>")
 @login_required
 def conversation(conversation_id: int) -> Response:
@@ -113,7 +123,7 @@ def conversation(conversation_id: int) -> Response:
 @bp.post("/conversations/<int:conversation_id>/reply")
 @login_required
 def reply(conversation_id: int) -> Response | tuple[str, int]:
-    convo = _visible(conversation_id)
+    convo = _held(conversation_id, coordinators=False)
     body = request.form.get("body", "")
     error = None
     if not body.strip() or len(body) > MAX_REPLY:
@@ -135,7 +145,7 @@ def reply(conversation_id: int) -> Response | tuple[str, int]:
 @bp.post("/conversations/<int:conversation_id>/close")
 @login_required
 def close(conversation_id: int) -> Response:
-    convo = _visible(conversation_id)
+    convo = _held(conversation_id, coordinators=True)
     if convo.status == "closed":
         return redirect(url_for(".index"))
     note = request.form.get("note", "").strip()[:2000] or None

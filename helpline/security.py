@@ -1,8 +1,12 @@
-"""Security headers on every answer: a strict CSP (no inline script or style), no framing."""
+"""Security headers on every answer: a strict CSP (no inline script or style), no framing; and
+JSON that no browser could read as markup."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 
 from helpline import web
 
@@ -13,7 +17,20 @@ CSP = (
 )
 
 
+class MarkupSafeJSON(DefaultJSONProvider):
+    """JSON with <, >, & and ' written as \\u escapes (non-ASCII already is): a texter's
+    `<script>` stays text even for a client that sniffs or pastes it into a page."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        return text.translate(_UNSAFE_IN_MARKUP)
+
+
+_UNSAFE_IN_MARKUP = str.maketrans({c: f"\\u{ord(c):04x}" for c in "<>&'"})
+
+
 def init_app(app: Flask) -> None:
+    app.json = MarkupSafeJSON(app)
     app.after_request(add_headers)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, abort, request
@@ -19,6 +20,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
 # Forged webhooks from one address: this many in the window, then refused unread.
 SIGNATURE_FAILURE_LIMIT = 30
 SIGNATURE_FAILURE_WINDOW_S = 300
+_ERROR_CODE = re.compile(r"[0-9]{1,9}")  # Twilio's error codes are five digits
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
@@ -80,15 +82,15 @@ def message_status() -> Response:
     form = signed_form()
     sid = form.get("MessageSid", "")
     status = form.get("MessageStatus", "")
-    if not sid or status not in outbound.STATUS_RANK:
+    if not intake.is_message_sid(sid) or status not in outbound.STATUS_RANK:
         return Response(
             "MessageSid and a known MessageStatus are required\n", 400, mimetype="text/plain"
         )
-    error = form.get("ErrorCode") or None
+    error = form.get("ErrorCode", "")
     session = web.db()
     try:
         outbound.apply_status_callback(
-            session, sid, status, int(error) if error and error.isdigit() else None
+            session, sid, status, int(error) if _ERROR_CODE.fullmatch(error) else None
         )
         session.commit()
     except OperationalError:

@@ -95,13 +95,13 @@ def migrated(
 @pytest.fixture
 def settings(migrated: Settings) -> Iterator[Settings]:
     """Settings for one test, on an emptied database and Redis."""
-    _empty_database(migrated.database_url)
+    empty_database(migrated.database_url)
     Redis.from_url(migrated.redis_url).flushdb()
     runtime.configure(migrated)
     yield migrated
 
 
-def _empty_database(url: str) -> None:
+def empty_database(url: str) -> None:
     """Empty every table, the append-only audit log too: its guard triggers are bypassed here,
     in tests only (on PostgreSQL as replica, on SQLite by dropping and recreating them)."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]

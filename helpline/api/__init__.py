@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, g, jsonify, request, url_for
-from werkzeug.exceptions import HTTPException
 
 from helpline import web
+from helpline.db import MAX_INTEGER
 from helpline.models import User
 from helpline.services import users
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+_WHOLE = re.compile(r"-?[0-9]{1,10}")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -27,11 +29,6 @@ class ApiError(Exception):
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError) -> tuple[Response, int]:
     return jsonify(error=exc.message), exc.status
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> tuple[Response, int]:
-    return jsonify(error=exc.description or exc.name), exc.code or 500
 
 
 def fail(status: int, message: str) -> ApiError:
@@ -85,17 +82,33 @@ def page(
 
 
 def page_limit() -> int:
-    raw = request.args.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    limit = whole_arg("limit", 100)
+    if limit is None or not 1 <= limit <= 1000:
         raise fail(400, "limit must be a whole number from 1 to 1000")
-    return int(raw)
+    return limit
 
 
 def after_id() -> int:
-    raw = request.args.get("after", "0")
-    if not raw.isdigit():
+    after = whole_arg("after", 0)
+    if after is None or after < 0:
         raise fail(400, "after must be a whole number")
+    return after
+
+
+def whole_arg(name: str, default: int | None = None) -> int | None:
+    """The query parameter `name` as a whole number (ASCII digits, an optional minus sign),
+    `default` when absent; 400 otherwise."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not _WHOLE.fullmatch(raw) or abs(int(raw)) > MAX_INTEGER:
+        raise fail(400, f"{name} must be a whole number")
     return int(raw)
+
+
+def whole(value: object) -> bool:
+    """A JSON whole number an integer column can hold (true and false are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INTEGER
 
 
 def get_or_404(model: type[Any], ident: int) -> Any:

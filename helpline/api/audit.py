@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 
 from helpline import web
-from helpline.api import after_id, bp, fail, page, page_limit, requires
+from helpline.api import after_id, bp, page, page_limit, requires, whole_arg
 from helpline.api.render import iso
 from helpline.models import AuditEntry
 from helpline.services import audit
@@ -31,10 +31,7 @@ def entry(row: AuditEntry) -> dict[str, Any]:
 @bp.get("/audit")
 @requires("coordinator")
 def list_audit() -> Response:
-    raw = request.args.get("conversation_id")
-    if raw is not None and not raw.isdigit():
-        raise fail(400, "conversation_id must be a whole number")
-    conversation_id = int(raw) if raw is not None else None
+    conversation_id = whole_arg("conversation_id")
     rows = audit.entries(web.db(), conversation_id, after_id(), page_limit() + 1)
     params = {"conversation_id": conversation_id} if conversation_id is not None else {}
     return page(rows, entry, "api.list_audit", **params)

@@ -61,10 +61,10 @@ def block_number() -> tuple[Response, int]:
     """Block a number, whether or not it has texted yet."""
     reason, until = _block_request()
     number = json_body().get("number")
-    if not isinstance(number, str) or not intake.is_address(number.strip()):
+    if not isinstance(number, str) or not intake.is_address(number):
         raise fail(400, "number must be a phone number (E.164) or a whatsapp: address")
     session = web.db()
-    texter = blocking.texter_for_number(session, number.strip(), web.now())
+    texter = blocking.texter_for_number(session, number, web.now())
     blocking.block(session, texter, reason, until, current_user(), web.now())
     session.commit()
     queues.route_queue(web.redis())

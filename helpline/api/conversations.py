@@ -8,7 +8,17 @@ from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from helpline import web
-from helpline.api import after_id, bp, current_user, fail, get_or_404, json_body, page, requires
+from helpline.api import (
+    after_id,
+    bp,
+    current_user,
+    fail,
+    get_or_404,
+    json_body,
+    page,
+    requires,
+    whole,
+)
 from helpline.api import render as views
 from helpline.models import Conversation, User
 from helpline.services import assignment, handoffs, outbound, snapshots
@@ -59,6 +69,16 @@ def _visible(conversation_id: int) -> Conversation:
     return convo
 
 
+def _held(conversation_id: int) -> Conversation:
+    """The conversation, if the caller may act on it: coordinators, or the supporter holding it
+    (the one it is offered to may read it, and accept or decline, nothing more)."""
+    convo = _visible(conversation_id)
+    me = current_user()
+    if me.role != "coordinator" and me.id != convo.supporter_id:
+        raise fail(403, "this conversation is not assigned to you (yet)")
+    return convo
+
+
 @bp.get("/conversations/<int:conversation_id>")
 @requires()
 def get_conversation(conversation_id: int) -> Response:
@@ -92,7 +112,7 @@ def post_message(conversation_id: int) -> tuple[Response, int]:
 @bp.post("/conversations/<int:conversation_id>/transfer")
 @requires()
 def transfer(conversation_id: int) -> Response:
-    convo = _visible(conversation_id)
+    convo = _held(conversation_id)
     data = json_body()
     note = data.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 2000):
@@ -110,14 +130,14 @@ def transfer(conversation_id: int) -> Response:
 
 
 def _transfer_target(data: dict[str, Any]) -> tuple[User | None, str | None]:
-    supporter_id, skill = data.get("supporter_id"), data.get("skill")
-    if (supporter_id is None) == (skill is None):
+    if ("supporter_id" in data) == ("skill" in data):
         raise fail(400, "give exactly one of supporter_id or skill")
-    if skill is not None:
+    supporter_id, skill = data.get("supporter_id"), data.get("skill")
+    if "skill" in data:
         if not isinstance(skill, str) or not skill.strip() or len(skill) > 40:
             raise fail(400, "skill must be a short text")
         return None, skill.strip().lower()
-    if not isinstance(supporter_id, int):
+    if not whole(supporter_id):
         raise fail(400, "supporter_id must be a whole number")
     target = web.db().get(User, supporter_id)
     if target is None or not target.is_active:
@@ -128,9 +148,9 @@ def _transfer_target(data: dict[str, Any]) -> tuple[User | None, str | None]:
 @bp.post("/conversations/<int:conversation_id>/close")
 @requires()
 def close(conversation_id: int) -> Response:
-    convo = _visible(conversation_id)
-    data = request.get_json(silent=True) or {}
-    note = data.get("note") if isinstance(data, dict) else None
+    convo = _held(conversation_id)
+    data = json_body() if request.get_data() else {}  # the body is optional
+    note = data.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 2000):
         raise fail(400, "note must be a text of at most 2000 characters")
     if convo.status == "closed":
@@ -177,7 +197,7 @@ def decline(conversation_id: int) -> Response:
 @requires()
 def add_note(conversation_id: int) -> tuple[Response, int]:
     """A note for staff only (a handoff note before a shift ends): never sent to the texter."""
-    convo = _visible(conversation_id)
+    convo = _held(conversation_id)
     note = json_body().get("note")
     if not isinstance(note, str) or not note.strip() or len(note) > 2000:
         raise fail(400, "note must be 1 to 2000 characters")

@@ -49,7 +49,7 @@ def _position(job: queues.FailedJob) -> tuple[int, str]:
 
 def _cursor_position(cursor: str) -> tuple[int, str]:
     failed_ms, _, job_id = cursor.partition(".")
-    if not failed_ms.isdigit() or not job_id:
+    if not (failed_ms.isascii() and failed_ms.isdigit()) or not job_id:
         raise fail(400, "after must be the cursor from the previous page's next link")
     return int(failed_ms), job_id
 

@@ -1,4 +1,4 @@
-"""GET /openapi.json: the API described as OpenAPI 3.1."""
+"""GET /openapi.json: the API described as OpenAPI 3.1 (the shapes are in api/schemas.py)."""
 
 from __future__ import annotations
 
@@ -6,281 +6,275 @@ from typing import Any
 
 from flask import Response, jsonify
 
-_ERR = {
-    "description": "error",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+from helpline.api import schemas
+from helpline.db import MAX_INTEGER
+
+Operation = dict[str, Any]
+ERROR = {
+    "description": "refused; `error` says why",
+    "content": {"application/json": {"schema": schemas.ref("Error")}},
+}
+SIGNED_IN = ("400", "401")  # a bad body, query or token, or none: every call that needs one
+COORDINATORS = (*SIGNED_IN, "403")
+ONE = (*COORDINATORS, "404")
+
+
+def op(
+    summary: str,
+    answer: str | None,
+    status: str = "200",
+    body: str | None = None,
+    errors: tuple[str, ...] = ONE,
+    query: dict[str, schemas.Schema] | None = None,
+    public: bool = False,
+    body_optional: bool = False,
+) -> Operation:
+    """One operation: what it takes, what it answers on success, and how it may refuse."""
+    success: dict[str, Any] = {"description": summary}
+    if answer:
+        success["content"] = {"application/json": {"schema": schemas.ref(answer)}}
+    operation: Operation = {
+        "summary": summary,
+        "responses": {status: success, **{code: ERROR for code in errors}},
+    }
+    if public:
+        operation["security"] = []
+    if body:
+        operation["requestBody"] = {
+            "required": not body_optional,
+            "content": {"application/json": {"schema": schemas.ref(body)}},
+        }
+    if query:
+        operation["parameters"] = [
+            {"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in query.items()
+        ]
+    return operation
+
+
+def with_id(**operations: Operation) -> dict[str, Any]:
+    """A path with an `{id}`: ids are whole numbers; one no column can hold is simply absent."""
+    return {
+        "parameters": [{"name": "id", "in": "path", "required": True, "schema": schemas.WHOLE}],
+        **operations,
+    }
+
+
+PAGED = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "after": {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER},
 }
 
 
-def _op(
-    summary: str,
-    ok: str = "200",
-    body: str | None = None,
-    auth: bool = True,
-    params: tuple[str, ...] = (),
-    errors: tuple[str, ...] = ("400", "401", "403", "404"),
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "responses": {
-            ok: {
-                "description": "success",
-                "content": {"application/json": {"schema": {"type": "object"}}},
-            }
-            if ok != "204"
-            else {"description": "deleted"},
-            **{code: _ERR for code in errors},
+def paths() -> dict[str, Any]:
+    conflict = (*ONE, "409")
+    return {
+        "/health": {"get": op("Database and Redis answer", "Health", public=True, errors=("503",))},
+        "/tokens": {
+            "post": op(
+                "Exchange email and password for a bearer token",
+                "Token",
+                "201",
+                "Credentials",
+                errors=("400", "401", "429"),
+                public=True,
+            )
+        },
+        "/supporters": {
+            "get": op(
+                "Supporters and coordinators", "Supporters", errors=COORDINATORS, query=PAGED
+            ),
+            "post": op(
+                "Create a supporter or coordinator (a timezone must be an IANA zone name)",
+                "Supporter",
+                "201",
+                "NewSupporter",
+                (*COORDINATORS, "409"),
+            ),
+        },
+        "/supporters/{id}": with_id(
+            get=op("One supporter (supporters: only themselves)", "Supporter"),
+            patch=op("Change a supporter", "Supporter", body="SupporterChanges", errors=conflict),
+        ),
+        "/supporters/{id}/status": with_id(
+            put=op("Set presence (a supporter: only their own)", "Supporter", body="Status")
+        ),
+        "/shifts": {
+            "get": op(
+                "Shift occurrences in a window of at most 366 days (supporters: their own)",
+                "ShiftOccurrences",
+                errors=COORDINATORS,
+                query={"from": schemas.TIME, "to": schemas.TIME, "supporter_id": schemas.WHOLE},
+            ),
+            "post": op(
+                "Create a shift (ends after it starts, lasts at most 48 hours), optionally "
+                "recurring by an RFC 5545 RRULE in an IANA timezone",
+                "Shift",
+                "201",
+                "NewShift",
+            ),
+        },
+        "/shifts/{id}": with_id(delete=op("Delete a shift", None, "204")),
+        "/shifts/{id}/cancel": with_id(
+            post=op(
+                "Cancel the occurrence of the shift that starts at `occurrence`",
+                "Cancelled",
+                body="Occurrence",
+            )
+        ),
+        "/shifts/{id}/move": with_id(
+            post=op(
+                "Move the occurrence that starts at `occurrence`; answers the new shift",
+                "Shift",
+                "201",
+                "MovedOccurrence",
+            )
+        ),
+        "/settings": {
+            "get": op("Routing settings and texts", "Settings", errors=COORDINATORS),
+            "patch": op(
+                "Change settings (helpline_timezone must be an IANA zone name)",
+                "Settings",
+                body="SettingsChanges",
+                errors=COORDINATORS,
+            ),
+        },
+        "/programs": {
+            "get": op("Programs and their helpline numbers", "Programs", errors=COORDINATORS),
+            "post": op("Create a program", "Program", "201", "NewProgram", (*COORDINATORS, "409")),
+        },
+        "/programs/{id}": with_id(
+            get=op("One program", "Program"),
+            patch=op("Change a program", "Program", body="ProgramChanges", errors=conflict),
+            delete=op("Delete a program", None, "204"),
+        ),
+        "/queue": {
+            "get": op("Waiting conversations in serving order", "Queue", errors=COORDINATORS)
+        },
+        **conversation_paths(conflict),
+        **oversight_paths(),
+    }
+
+
+def oversight_paths() -> dict[str, Any]:
+    """Coordinators' oversight: blocked texters, the audit log, failed jobs."""
+    job_id = {"name": "id", "in": "path", "required": True, "schema": schemas.text(200)}
+    return {
+        "/conversations/{id}/block": with_id(
+            post=op(
+                "Block this conversation's texter (until a future time, or until unblocked); "
+                "the conversation closes without a text",
+                "Blocked",
+                body="Block",
+            )
+        ),
+        "/blocked": {
+            "get": op("Texters blocked now", "BlockedList", errors=COORDINATORS),
+            "post": op(
+                "Block a number, whether or not it has texted (until a future time)",
+                "Blocked",
+                "201",
+                "BlockNumber",
+                errors=COORDINATORS,
+            ),
+        },
+        "/blocked/{id}": with_id(delete=op("Unblock a texter", None, "204")),
+        "/audit": {
+            "get": op(
+                "The audit log: views of and actions on conversations, refusals, purges, "
+                "erasures and blocks",
+                "AuditLog",
+                errors=COORDINATORS,
+                query={"conversation_id": schemas.WHOLE, **PAGED},
+            )
+        },
+        "/jobs/failed": {
+            "get": op(
+                "Jobs in RQ's failed registry, latest first (never their arguments)",
+                "FailedJobs",
+                errors=COORDINATORS,
+                query={
+                    "limit": PAGED["limit"],
+                    "after": {**schemas.STRING, "pattern": r"^[0-9]+\..+$"},  # a page's cursor
+                },
+            )
+        },
+        "/jobs/failed/{id}/retry": {
+            "parameters": [job_id],
+            "post": op("Put one failed job back on its queue", "RetriedJob"),
+        },
+        "/jobs/failed/retry": {
+            "post": op("Put every failed job back on its queue", "RetriedAll", errors=COORDINATORS)
         },
     }
-    if not auth:
-        op["security"] = []
-    if body:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
-        }
-    if params:
-        op["parameters"] = [
-            {"name": p, "in": "query", "required": False, "schema": {"type": "string"}}
-            for p in params
-        ]
-    return op
 
 
-def _id(name: str) -> list[dict[str, Any]]:
-    return [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}]
-
-
-def _job_id() -> list[dict[str, Any]]:
-    return [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
-
-
-def _obj(required: tuple[str, ...] = (), **props: dict[str, Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": props}
-    if required:
-        schema["required"] = list(required)
-    return schema
-
-
-_S = {"type": "string"}
-_I = {"type": "integer"}
-_LIST = {"type": "array", "items": _S}
+def conversation_paths(conflict: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "/conversations": {
+            "get": op(
+                "Conversations (supporters: the ones they hold)",
+                "Conversations",
+                errors=SIGNED_IN,
+                query={"status": {"enum": ["queued", "active", "closed"]}, **PAGED},
+            )
+        },
+        "/conversations/{id}": with_id(
+            get=op("One conversation with texts and events", "Conversation")
+        ),
+        "/conversations/{id}/messages": with_id(
+            post=op(
+                "Reply to the texter (only the supporter holding it)",
+                "Message",
+                "202",
+                "Reply",
+                conflict,
+            )
+        ),
+        "/conversations/{id}/transfer": with_id(
+            post=op(
+                "Transfer to a supporter or a skill pool",
+                "Conversation",
+                body="Transfer",
+                errors=conflict,
+            )
+        ),
+        "/conversations/{id}/accept": with_id(
+            post=op("Accept a warm handoff offered to you", "Conversation", errors=conflict)
+        ),
+        "/conversations/{id}/decline": with_id(
+            post=op("Decline a warm handoff offered to you", "Conversation", errors=conflict)
+        ),
+        "/conversations/{id}/notes": with_id(
+            post=op("Add a staff-only note (e.g. a handoff note)", "Event", "201", "Note")
+        ),
+        "/conversations/{id}/close": with_id(
+            post=op(
+                "Close the conversation",
+                "Conversation",
+                body="Close",
+                errors=conflict,
+                body_optional=True,
+            )
+        ),
+    }
 
 
 def spec() -> dict[str, Any]:
-    paged = ("limit", "after")
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Helpline router API", "version": "1"},
+        "info": {
+            "title": "Helpline router API",
+            "version": "1",
+            "description": "Texts never contain NUL characters: a NUL anywhere is refused (400).",
+        },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": _obj(("error",), error=_S),
-                "Credentials": _obj(("email", "password"), email=_S, password=_S),
-                "NewSupporter": _obj(
-                    ("email", "name", "password"),
-                    email=_S,
-                    name=_S,
-                    password=_S,
-                    role={"enum": ["supporter", "coordinator"]},
-                    skills=_LIST,
-                    languages=_LIST,
-                    max_conversations=_I,
-                    timezone=_S,
-                ),
-                "SupporterChanges": _obj(
-                    email=_S,
-                    name=_S,
-                    password=_S,
-                    role={"enum": ["supporter", "coordinator"]},
-                    skills=_LIST,
-                    languages=_LIST,
-                    max_conversations=_I,
-                    timezone=_S,
-                    is_active={"type": "boolean"},
-                    skill_expiry={"type": "object"},
-                ),
-                "Status": _obj(("status",), status={"enum": ["available", "away", "offline"]}),
-                "NewShift": _obj(
-                    ("supporter_id", "starts_at", "ends_at"),
-                    supporter_id=_I,
-                    starts_at={"type": "string", "format": "date-time"},
-                    ends_at={"type": "string", "format": "date-time"},
-                    rrule=_S,
-                    timezone=_S,
-                ),
-                "Settings": {"type": "object"},
-                "Occurrence": _obj(
-                    ("occurrence",), occurrence={"type": "string", "format": "date-time"}
-                ),
-                "MovedOccurrence": _obj(
-                    ("occurrence", "starts_at", "ends_at"),
-                    occurrence={"type": "string", "format": "date-time"},
-                    starts_at={"type": "string", "format": "date-time"},
-                    ends_at={"type": "string", "format": "date-time"},
-                ),
-                "Reply": _obj(("body",), body=_S),
-                "Transfer": _obj(supporter_id=_I, skill=_S, note=_S),
-                "Close": _obj(note=_S),
-                "Block": _obj(("reason",), reason=_S, until=_S),
-                "BlockNumber": _obj(("number", "reason"), number=_S, reason=_S, until=_S),
-                "Program": _obj(
-                    ("name",),
-                    name=_S,
-                    numbers=_LIST,
-                    required_skills=_LIST,
-                    language=_S,
-                    texts={"type": "object"},
-                ),
-            },
+            "schemas": {**schemas.requests(), **schemas.answers()},
         },
-        "paths": {
-            "/health": {"get": _op("Database and Redis answer", auth=False, errors=("503",))},
-            "/tokens": {
-                "post": _op(
-                    "Exchange email and password for a bearer token",
-                    "201",
-                    "Credentials",
-                    auth=False,
-                    errors=("400", "401"),
-                )
-            },
-            "/supporters": {
-                "get": _op("List supporters and coordinators", params=paged),
-                "post": _op(
-                    "Create a supporter or coordinator",
-                    "201",
-                    "NewSupporter",
-                    errors=("400", "401", "403", "409"),
-                ),
-            },
-            "/supporters/{id}": {
-                "parameters": _id("id"),
-                "get": _op("One supporter"),
-                "patch": _op(
-                    "Change a supporter",
-                    body="SupporterChanges",
-                    errors=("400", "401", "403", "404", "409"),
-                ),
-            },
-            "/supporters/{id}/status": {
-                "parameters": _id("id"),
-                "put": _op("Set presence", body="Status"),
-            },
-            "/shifts": {
-                "get": _op("Shift occurrences in a window", params=("from", "to", "supporter_id")),
-                "post": _op("Create a shift, optionally recurring (RRULE)", "201", "NewShift"),
-            },
-            "/shifts/{id}/cancel": {
-                "parameters": _id("id"),
-                "post": _op("Cancel one occurrence of a shift", body="Occurrence"),
-            },
-            "/shifts/{id}/move": {
-                "parameters": _id("id"),
-                "post": _op("Move one occurrence of a shift", "201", "MovedOccurrence"),
-            },
-            "/shifts/{id}": {"parameters": _id("id"), "delete": _op("Delete a shift", "204")},
-            "/settings": {
-                "get": _op("Routing settings and texts"),
-                "patch": _op("Change settings", body="Settings"),
-            },
-            "/programs": {
-                "get": _op("Programs and their helpline numbers"),
-                "post": _op(
-                    "Create a program", "201", "Program", errors=("400", "401", "403", "409")
-                ),
-            },
-            "/programs/{id}": {
-                "parameters": _id("id"),
-                "get": _op("One program"),
-                "patch": _op(
-                    "Change a program", body="Program", errors=("400", "401", "403", "404", "409")
-                ),
-                "delete": _op("Delete a program", "204"),
-            },
-            "/queue": {"get": _op("Waiting conversations in serving order")},
-            "/blocked": {
-                "get": _op("Texters blocked now"),
-                "post": _op("Block a number, for a while or until unblocked", "201", "BlockNumber"),
-            },
-            "/blocked/{id}": {"parameters": _id("id"), "delete": _op("Unblock a texter", "204")},
-            "/conversations/{id}/block": {
-                "parameters": _id("id"),
-                "post": _op("Block this conversation's texter; it closes silently", body="Block"),
-            },
-            "/audit": {
-                "get": _op(
-                    "The audit log: views of conversations, refusals, purges",
-                    params=("conversation_id", *paged),
-                )
-            },
-            "/conversations": {"get": _op("List conversations", params=("status", *paged))},
-            "/conversations/{id}": {
-                "parameters": _id("id"),
-                "get": _op("One conversation with texts and events"),
-            },
-            "/conversations/{id}/messages": {
-                "parameters": _id("id"),
-                "post": _op(
-                    "Reply to the texter",
-                    "202",
-                    "Reply",
-                    errors=("400", "401", "403", "404", "409"),
-                ),
-            },
-            "/conversations/{id}/transfer": {
-                "parameters": _id("id"),
-                "post": _op(
-                    "Transfer to a supporter or a skill pool",
-                    body="Transfer",
-                    errors=("400", "401", "403", "404", "409"),
-                ),
-            },
-            "/conversations/{id}/accept": {
-                "parameters": _id("id"),
-                "post": _op(
-                    "Accept a warm handoff offered to you", errors=("401", "403", "404", "409")
-                ),
-            },
-            "/conversations/{id}/decline": {
-                "parameters": _id("id"),
-                "post": _op(
-                    "Decline a warm handoff offered to you", errors=("401", "403", "404", "409")
-                ),
-            },
-            "/conversations/{id}/notes": {
-                "parameters": _id("id"),
-                "post": _op("Add a staff-only note (e.g. a handoff note)", "201", "Close"),
-            },
-            "/jobs/failed": {
-                "get": _op(
-                    "Jobs in RQ's failed registry, latest first: id, queue, function, "
-                    "exception, message, failed_at (never a job's arguments)",
-                    params=paged,
-                    errors=("400", "401", "403"),
-                )
-            },
-            "/jobs/failed/{id}/retry": {
-                "parameters": _job_id(),
-                "post": _op("Put one failed job back on its queue", errors=("401", "403", "404")),
-            },
-            "/jobs/failed/retry": {
-                "post": _op(
-                    'Put every failed job back on its queue: {"retried": n}',
-                    errors=("401", "403"),
-                )
-            },
-            "/conversations/{id}/close": {
-                "parameters": _id("id"),
-                "post": _op(
-                    "Close the conversation",
-                    body="Close",
-                    errors=("400", "401", "403", "404", "409"),
-                ),
-            },
-        },
+        "paths": paths(),
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -20,6 +20,8 @@ from helpline.api import (
     json_body,
     page,
     requires,
+    whole,
+    whole_arg,
 )
 from helpline.models import Shift, User
 from helpline.services import settings as settings_service
@@ -164,7 +166,13 @@ def put_status(user_id: int) -> Response:
     return jsonify(render_user(user))
 
 
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+LONGEST_WINDOW = timedelta(days=366)
+
+
 def parse_time(value: object, name: str) -> datetime:
+    """An ISO 8601 time with an offset, from 1970 to 2999 (so that any shift arithmetic on it
+    stays within what datetime can hold); 400 otherwise."""
     if not isinstance(value, str):
         raise fail(400, f"{name} must be an ISO 8601 time with an offset")
     try:
@@ -173,6 +181,8 @@ def parse_time(value: object, name: str) -> datetime:
         raise fail(400, f"{name} must be an ISO 8601 time with an offset") from exc
     if parsed.tzinfo is None:
         raise fail(400, f"{name} needs a UTC offset (e.g. +00:00 or Z)")
+    if not EARLIEST <= parsed < LATEST:
+        raise fail(400, f"{name} must be a time from 1970 to 2999")
     return parsed
 
 
@@ -190,11 +200,14 @@ def render_occurrence(o: shifts.Occurrence) -> dict[str, Any]:
 def create_shift() -> tuple[Response, int]:
     data = json_body()
     supporter_id = data.get("supporter_id")
-    if not isinstance(supporter_id, int) or web.db().get(User, supporter_id) is None:
-        raise fail(400, "supporter_id must be the id of an existing user")
-    rrule = data.get("rrule")
+    if not whole(supporter_id):
+        raise fail(400, "supporter_id must be the id of a supporter")
+    get_or_404(User, supporter_id)
+    rrule, timezone = data.get("rrule"), data.get("timezone", "UTC")
     if rrule is not None and not isinstance(rrule, str):
         raise fail(400, "rrule must be a text")
+    if not isinstance(timezone, str):
+        raise fail(400, "timezone must be an IANA zone name")
     session = web.db()
     try:
         shift = shifts.create_shift(
@@ -203,7 +216,7 @@ def create_shift() -> tuple[Response, int]:
             parse_time(data.get("starts_at"), "starts_at"),
             parse_time(data.get("ends_at"), "ends_at"),
             rrule,
-            str(data.get("timezone") or "UTC"),
+            timezone or "UTC",
         )
     except shifts.ShiftError as exc:
         raise fail(400, str(exc)) from exc
@@ -228,7 +241,9 @@ def list_shifts() -> Response:
         start = parse_time(request.args["from"], "from")
     if request.args.get("to"):
         end = parse_time(request.args["to"], "to")
-    supporter_id = request.args.get("supporter_id", type=int)
+    if end - start > LONGEST_WINDOW:
+        raise fail(400, "from and to may be at most 366 days apart")
+    supporter_id = whole_arg("supporter_id")
     if me.role != "coordinator":
         if supporter_id not in (None, me.id):
             raise fail(403, "you may only list your own shifts")

@@ -193,6 +193,9 @@ def transfer(
     if skill == CRISIS_SKILL and convo.priority != "urgent":
         convo.priority = "urgent"  # escalating to crisis-trained supporters is urgent
         convo.urgent_since = now
+    if convo.supporter_id is not None:
+        # Handed to the pool means to someone else: never straight back to who passed it on.
+        convo.excluded_supporter_ids = sorted({*convo.excluded_supporter_ids, convo.supporter_id})
     assignment.requeue(
         session,
         convo,

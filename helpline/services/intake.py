@@ -16,8 +16,10 @@ from helpline.models import Message
 MAX_BODY = (
     10_000  # Twilio concatenates at most 1,600 characters; anything far beyond is not Twilio.
 )
+MAX_MEDIA = 10  # Twilio attaches at most 10 media to one message
 _SID = re.compile(r"^[A-Za-z]{2}[0-9a-fA-F]{32}$")
-_ADDRESS = re.compile(r"^(whatsapp:|messenger:)?\+?[0-9A-Za-z .()-]{2,40}$")
+ADDRESS_PATTERN = r"^(whatsapp:|messenger:)?\+?[0-9A-Za-z .()-]{2,40}$"
+_ADDRESS = re.compile(ADDRESS_PATTERN)
 
 
 class InvalidInbound(ValueError):
@@ -35,19 +37,19 @@ class Inbound:
 
 def is_address(value: str) -> bool:
     """A phone number or a channel address as Twilio writes them (`whatsapp:+44…`)."""
-    return bool(_ADDRESS.match(value))
+    return bool(_ADDRESS.fullmatch(value))
 
 
 def parse(form: dict[str, str]) -> Inbound:
     """Check Twilio's inbound parameters; raise InvalidInbound with a short reason."""
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
-    if not _SID.match(sid):
+    if not is_message_sid(sid):
         raise InvalidInbound("MessageSid missing or malformed")
     from_address = form.get("From", "").strip()
     to_address = form.get("To", "").strip()
-    if not _ADDRESS.match(from_address):
+    if not _ADDRESS.fullmatch(from_address):
         raise InvalidInbound("From missing or malformed")
-    if not _ADDRESS.match(to_address):
+    if not _ADDRESS.fullmatch(to_address):
         raise InvalidInbound("To missing or malformed")
     body = form.get("Body", "")
     if len(body) > MAX_BODY:
@@ -58,7 +60,12 @@ def parse(form: dict[str, str]) -> Inbound:
         num_media = int(form.get("NumMedia") or 0)
     except ValueError as exc:
         raise InvalidInbound("NumMedia is not a number") from exc
-    return Inbound(sid, from_address, to_address, body, max(num_media, 0))
+    return Inbound(sid, from_address, to_address, body, min(max(num_media, 0), MAX_MEDIA))
+
+
+def is_message_sid(sid: str) -> bool:
+    """Twilio's message SIDs: two letters (SM, MM) and 32 hex digits; nothing else is stored."""
+    return _SID.fullmatch(sid) is not None
 
 
 def store(session: Session, inbound: Inbound, now: datetime) -> int:

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from helpline.models import Program, ProgramNumber
 from helpline.services import settings as settings_service
 
-_NUMBER = re.compile(r"^(whatsapp:)?\+[1-9][0-9]{6,14}$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+NUMBER = r"^(whatsapp:)?\+[1-9][0-9]{6,14}$"
+LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+_NUMBER = re.compile(NUMBER)
+_LANGUAGE = re.compile(LANGUAGE)
 
 
 class ProgramError(ValueError):
@@ -62,7 +64,7 @@ def _validate(data: dict[str, Any], creating: bool) -> dict[str, Any]:  # noqa: 
     if "numbers" in data:
         numbers = data["numbers"]
         if not isinstance(numbers, list) or not all(
-            isinstance(n, str) and _NUMBER.match(n) for n in numbers
+            isinstance(n, str) and _NUMBER.fullmatch(n) for n in numbers
         ):
             raise ProgramError("numbers must be E.164 numbers, optionally whatsapp:-prefixed")
         out["numbers"] = sorted(set(numbers))
@@ -74,7 +76,7 @@ def _validate(data: dict[str, Any], creating: bool) -> dict[str, Any]:  # noqa: 
     if "language" in data:
         language = data["language"]
         if language is not None and (
-            not isinstance(language, str) or not _LANGUAGE.match(language)
+            not isinstance(language, str) or not _LANGUAGE.fullmatch(language)
         ):
             raise ProgramError("language must be a language code such as 'es' or null")
         out["language"] = language

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from helpline.db import MAX_INTEGER
 from helpline.models import Setting
 from routing.flood import FloodPolicy
 from routing.model import RoutingSettings
@@ -128,7 +129,7 @@ def check(key: str, value: object) -> None:
         raise SettingsError(f"unknown setting {key!r}")
     whole = isinstance(value, int) and not isinstance(value, bool)
     if key in SECONDS_KEYS:
-        if not whole or value < 0:  # type: ignore[operator]
+        if not whole or not 0 <= value <= MAX_INTEGER:  # type: ignore[operator]
             raise SettingsError(f"{key} must be a whole number of seconds, 0 or more")
     elif key in COUNT_KEYS:
         low, high = COUNT_KEYS[key]

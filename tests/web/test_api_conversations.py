@@ -114,6 +114,24 @@ def test_transfer_to_a_skill_pool_requeues_with_the_skill_required(helpline: Hel
     assert detail["supporter_id"] == crisis.id
 
 
+def test_transfer_to_the_pool_goes_to_someone_else(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers", skills=["general"])
+    convo_id = assigned_conversation(helpline, sam, "+15550205011")
+    answer = helpline.api(
+        "POST", f"/conversations/{convo_id}/transfer", user=sam, json={"skill": "general"}
+    )
+    assert answer.status_code == 200
+    helpline.run_jobs()
+    casey = helpline.coordinator()
+    waiting = helpline.api("GET", f"/conversations/{convo_id}", user=casey).get_json()
+    assert waiting["status"] == "queued"  # Sam alone is free, but Sam passed it on
+    ivy = helpline.supporter("Ivy Chen", skills=["general"])
+    helpline.api("PUT", f"/supporters/{ivy.id}/status", user=ivy, json={"status": "available"})
+    helpline.run_jobs()
+    taken = helpline.api("GET", f"/conversations/{convo_id}", user=casey).get_json()
+    assert taken["supporter_id"] == ivy.id
+
+
 def test_transfer_needs_exactly_one_target(helpline: Helpline) -> None:
     sam = helpline.supporter()
     convo_id = assigned_conversation(helpline, sam, "+15550205010")

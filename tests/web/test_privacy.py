@@ -27,7 +27,7 @@ def secrets_of_texters() -> list[str]:
 
 def busy_helpline(helpline: Helpline) -> User:
     sam = helpline.supporter("Sam Rivers", max_conversations=5)
-    helpline.text_in("I can't cope tonight", from_=SMS_TEXTER)
+    helpline.text_in("I cannot cope tonight", from_=SMS_TEXTER)
     helpline.text_in(
         "are you there",
         from_=WHATSAPP_TEXTER,
@@ -51,7 +51,7 @@ def test_no_number_is_stored_in_clear_in_the_database(helpline: Helpline) -> Non
     with get_engine(helpline.settings.database_url).connect() as connection:
         for table in Base.metadata.sorted_tables:
             dump.append(repr(connection.execute(text(f"SELECT * FROM {table.name}")).all()))
-    assert "I can't cope tonight" in "".join(dump)  # the dump is real: texts are there
+    assert "I cannot cope tonight" in "".join(dump)  # the dump is real: texts are there
     assert leaks("".join(dump)) == []
 
 
@@ -84,5 +84,5 @@ def test_a_supporter_crawling_every_page_and_api_answer_sees_no_number(
     api_paths = ["/conversations", *[p.removeprefix("/inbox") for p in seen if "conv" in p]]
     for path in api_paths:
         seen["/api/v1" + path] = helpline.api("GET", path, user=sam).get_data(as_text=True)
-    assert "I can't cope tonight" in "".join(seen.values())
+    assert "I cannot cope tonight" in "".join(seen.values())
     assert {path: leaks(page) for path, page in seen.items() if leaks(page)} == {}

@@ -125,3 +125,36 @@ def test_a_redis_that_may_evict_jobs_is_named_at_start(
     finally:
         redis.config_set("maxmemory-policy", before)
     assert "maxmemory-policy is allkeys-lru" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example", "/\\evil.example", "/\\/evil.example", "/\t/evil.example"]
+)
+def test_sign_in_never_sends_the_browser_to_another_site(helpline: Helpline, target: str) -> None:
+    """Browsers read `\\` as `/` and drop tabs, so these all mean //evil.example to them."""
+    sam = helpline.supporter()
+    token = csrf_token(helpline.client, "/login")
+    answer = helpline.client.post(
+        "/login",
+        query_string={"next": target},
+        data={"email": sam.email, "password": PASSWORD, "csrf_token": token},
+    )
+    assert answer.status_code == 302 and answer.headers["Location"] == "/inbox"
+
+
+def test_sign_in_returns_to_the_page_that_asked(helpline: Helpline) -> None:
+    sam = helpline.supporter()
+    token = csrf_token(helpline.client, "/login")
+    answer = helpline.client.post(
+        "/login?next=/inbox/conversations/7",
+        data={"email": sam.email, "password": PASSWORD, "csrf_token": token},
+    )
+    assert answer.headers["Location"] == "/inbox/conversations/7"
+
+
+def test_looking_at_the_sign_in_page_is_not_a_failed_sign_in(helpline: Helpline) -> None:
+    """HEAD /login (link checkers, monitors) renders the page; it must not count as a guess."""
+    for _ in range(31):
+        assert helpline.client.head("/login").status_code == 200
+    sam = helpline.supporter()
+    assert sign_in(helpline.client, sam).status_code == 302

@@ -1,0 +1,376 @@
+"""Every route, every method, as everyone: only what a role may do succeeds.
+
+The table below is the rule. Its columns are the callers: nobody signed in (`anonymous`),
+Sam, a supporter calling on Sam's own things (`supporter`), Ivy, another supporter calling on
+Sam's things (`other`), and Casey (`coordinator`). Webhooks have a fifth caller, Twilio, whose
+requests carry a valid signature. Path variables are Sam's real ids: a conversation Sam holds,
+a shift of Sam's, a handoff offered to Sam, Sam's own record.
+
+A route the app has and the table lacks fails the walk: a new route needs a row here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
+
+from flask import Flask
+from werkzeug.test import TestResponse
+
+from helpline.app import create_app
+from helpline.live import feed
+from helpline.models import utcnow
+from helpline.services import blocking
+from tests.support import PASSWORD, Helpline, texter_number
+from tests.web.walk import ROLES, Answer, Call, Prepare, World, inbound_form, redirect, refused
+from tests.web.walk import unique as fresh_name
+
+OK, CREATED, ACCEPTED, NO_CONTENT = Answer(200), Answer(201), Answer(202), Answer(204)
+NO_TOKEN, FORBIDDEN, NOT_FOUND, CONFLICT = refused(401), refused(403), refused(404), refused(409)
+LOGIN = Answer(302, "/login", refused=True)  # a web page sends a stranger to sign in
+INBOX = redirect("/inbox")
+THREAD = redirect("/inbox/conversations/")
+NOT_OFFERED = Answer(302, "/inbox", refused=True)  # "no longer offered to you", nothing done
+UNSIGNED = refused(403)
+PHONE = redirect("/dev/phone")  # a webhook without Twilio's signature, whoever sends it
+
+
+@dataclass(frozen=True)
+class Access:
+    """One route and method: the answer for each caller, and what to send."""
+
+    anonymous: Answer
+    supporter: Answer
+    other: Answer
+    coordinator: Answer
+    prepare: Prepare = lambda w, fresh: Call()
+    twilio: Answer | None = None
+
+    def answer(self, role: str) -> Answer:
+        found: Answer | None = getattr(self, role)
+        assert found is not None
+        return found
+
+
+def conversation(**body: object) -> Prepare:
+    """Sam's conversation; a fresh one when the call may change it."""
+    return lambda w, fresh: Call({"conversation_id": w.conversation(fresh)}, json=body)
+
+
+def conversation_form(**form: str) -> Prepare:
+    return lambda w, fresh: Call({"conversation_id": w.conversation(fresh)}, form=form)
+
+
+def offer(form: bool = False) -> Prepare:
+    """A conversation Kim is handing to Sam, waiting for Sam to accept or decline."""
+    return lambda w, fresh: Call({"conversation_id": w.offer(fresh)}, form={} if form else None)
+
+
+def sams_record(**body: object) -> Prepare:
+    return lambda w, fresh: Call({"user_id": w.sam.id}, json=body)
+
+
+def sams_shift(changes: bool = False, move: bool = False) -> Prepare:
+    def prepare(w: World, fresh: bool) -> Call:
+        tomorrow = w.tomorrow()
+        body: dict[str, object] = {"occurrence": tomorrow.isoformat()}
+        if move:
+            body["starts_at"] = (tomorrow.replace(hour=11)).isoformat()
+            body["ends_at"] = (tomorrow.replace(hour=15)).isoformat()
+        return Call({"shift_id": w.shift(fresh)}, json=body if changes else None)
+
+    return prepare
+
+
+def program(**body: object) -> Prepare:
+    return lambda w, fresh: Call({"program_id": w.program(fresh)}, json=body)
+
+
+def new_shift(w: World, fresh: bool) -> Call:
+    tomorrow = w.tomorrow()
+    return Call(
+        json={
+            "supporter_id": w.sam.id,
+            "starts_at": tomorrow.replace(hour=18).isoformat(),
+            "ends_at": tomorrow.replace(hour=22).isoformat(),
+        }
+    )
+
+
+def new_supporter(w: World, fresh: bool) -> Call:
+    name = fresh_name()
+    return Call(json={"email": f"{name}@example.org", "name": name, "password": PASSWORD})
+
+
+def sams_credentials(form: bool) -> Prepare:
+    def prepare(w: World, fresh: bool) -> Call:
+        credentials = {"email": w.sam.email, "password": PASSWORD}
+        return Call(form=credentials, fresh_session=True) if form else Call(json=credentials)
+
+    return prepare
+
+
+def status_callback(w: World, fresh: bool) -> Call:
+    form = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}
+    return Call(form={**form, "AccountSid": w.helpline.settings.twilio_account_sid or ""})
+
+
+def blocked_texter(w: World, fresh: bool) -> Call:
+    """A texter Casey blocked (a fresh one each time: unblocking changes it)."""
+    h = w.helpline
+    h.look_again()
+    texter = blocking.texter_for_number(h.db, texter_number(), utcnow())
+    blocking.block(h.db, texter, "abuse", None, w.casey, utcnow())
+    h.db.commit()
+    return Call({"texter_id": texter.id})
+
+
+def short_streams(w: World, fresh: bool) -> Call:
+    """The live event stream, ended after a moment so the walk can read it whole."""
+    w.app.config["LIVE_TIMING"] = feed.Timing(lifetime_s=0.2, heartbeat_s=0.1)
+    return Call()
+
+
+API = "/api/v1"
+CONVERSATION = API + "/conversations/<int:conversation_id>"
+SHIFT = API + "/shifts/<int:shift_id>"
+SUPPORTER = API + "/supporters/<int:user_id>"
+PROGRAM = API + "/programs/<int:program_id>"
+THREAD_PAGE = "/inbox/conversations/<int:conversation_id>"
+
+#         anonymous  supporter  other      coordinator  what to send
+ROUTES: dict[tuple[str, str], Access] = {
+    # The JSON API -------------------------------------------------------------------------
+    ("GET", API + "/health"): Access(OK, OK, OK, OK),
+    ("POST", API + "/tokens"): Access(CREATED, CREATED, CREATED, CREATED, sams_credentials(False)),
+    ("GET", API + "/supporters"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", API + "/supporters"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, CREATED, new_supporter),
+    ("GET", SUPPORTER): Access(NO_TOKEN, OK, FORBIDDEN, OK, sams_record()),
+    ("PATCH", SUPPORTER): Access(
+        NO_TOKEN, FORBIDDEN, FORBIDDEN, OK, sams_record(name="Sam Rivers")
+    ),
+    ("PUT", SUPPORTER + "/status"): Access(
+        NO_TOKEN, OK, FORBIDDEN, OK, sams_record(status="available")
+    ),
+    ("GET", API + "/shifts"): Access(
+        NO_TOKEN, OK, FORBIDDEN, OK, lambda w, fresh: Call(query={"supporter_id": w.sam.id})
+    ),
+    ("POST", API + "/shifts"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, CREATED, new_shift),
+    ("DELETE", SHIFT): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, NO_CONTENT, sams_shift()),
+    ("POST", SHIFT + "/cancel"): Access(
+        NO_TOKEN, FORBIDDEN, FORBIDDEN, OK, sams_shift(changes=True)
+    ),
+    ("POST", SHIFT + "/move"): Access(
+        NO_TOKEN, FORBIDDEN, FORBIDDEN, CREATED, sams_shift(changes=True, move=True)
+    ),
+    ("GET", API + "/settings"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK),
+    ("PATCH", API + "/settings"): Access(
+        NO_TOKEN, FORBIDDEN, FORBIDDEN, OK, lambda w, fresh: Call(json={"urgent_weight": 2})
+    ),
+    ("GET", API + "/programs"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", API + "/programs"): Access(
+        NO_TOKEN, FORBIDDEN, FORBIDDEN, CREATED, lambda w, fresh: Call(json={"name": fresh_name()})
+    ),
+    ("GET", PROGRAM): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK, program()),
+    ("PATCH", PROGRAM): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK, program(language="es")),
+    ("DELETE", PROGRAM): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, NO_CONTENT, program()),
+    ("GET", API + "/queue"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK),
+    ("GET", API + "/conversations"): Access(NO_TOKEN, OK, OK, OK),
+    ("GET", CONVERSATION): Access(NO_TOKEN, OK, FORBIDDEN, OK, conversation()),
+    ("POST", CONVERSATION + "/messages"): Access(
+        NO_TOKEN, ACCEPTED, FORBIDDEN, FORBIDDEN, conversation(body="hi")
+    ),
+    ("POST", CONVERSATION + "/transfer"): Access(
+        NO_TOKEN, OK, FORBIDDEN, OK, conversation(skill="general", note="over to you")
+    ),
+    ("POST", CONVERSATION + "/close"): Access(NO_TOKEN, OK, FORBIDDEN, OK, conversation()),
+    ("POST", CONVERSATION + "/notes"): Access(
+        NO_TOKEN, CREATED, FORBIDDEN, CREATED, conversation(note="likes short replies")
+    ),
+    # Only the supporter a handoff is offered to may take it or turn it down.
+    ("POST", CONVERSATION + "/accept"): Access(NO_TOKEN, OK, FORBIDDEN, CONFLICT, offer()),
+    ("POST", CONVERSATION + "/decline"): Access(NO_TOKEN, OK, FORBIDDEN, CONFLICT, offer()),
+    # Coordinators' oversight: blocks, the audit log, failed jobs; /metrics needs its token.
+    ("POST", CONVERSATION + "/block"): Access(
+        NO_TOKEN, FORBIDDEN, FORBIDDEN, OK, conversation(reason="abusive texts")
+    ),
+    ("GET", API + "/blocked"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", API + "/blocked"): Access(
+        NO_TOKEN,
+        FORBIDDEN,
+        FORBIDDEN,
+        CREATED,
+        lambda w, fresh: Call(json={"number": texter_number(), "reason": "abuse"}),
+    ),
+    ("DELETE", API + "/blocked/<int:texter_id>"): Access(
+        NO_TOKEN, FORBIDDEN, FORBIDDEN, NO_CONTENT, blocked_texter
+    ),
+    ("GET", API + "/audit"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK),
+    ("GET", API + "/jobs/failed"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", API + "/jobs/failed/retry"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", API + "/jobs/failed/<job_id>/retry"): Access(
+        NO_TOKEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, lambda w, fresh: Call({"job_id": "none"})
+    ),
+    ("GET", "/metrics"): Access(NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    ("GET", "/openapi.json"): Access(OK, OK, OK, OK),
+    # The web inbox: strangers are sent to sign in; another's conversation "does not exist".
+    ("GET", "/"): Access(redirect("/login"), INBOX, INBOX, INBOX),
+    ("GET", "/login"): Access(OK, OK, OK, OK),
+    ("POST", "/login"): Access(INBOX, INBOX, INBOX, INBOX, sams_credentials(True)),
+    ("POST", "/logout"): Access(
+        redirect("/login"),
+        redirect("/login"),
+        redirect("/login"),
+        redirect("/login"),
+        lambda w, fresh: Call(form={}, fresh_session=True),
+    ),
+    ("GET", "/inbox"): Access(LOGIN, OK, OK, OK),
+    ("POST", "/inbox/status"): Access(
+        LOGIN, INBOX, INBOX, INBOX, lambda w, fresh: Call(form={"status": "available"})
+    ),
+    ("GET", THREAD_PAGE): Access(LOGIN, OK, NOT_FOUND, OK, conversation()),
+    ("POST", THREAD_PAGE + "/reply"): Access(
+        LOGIN, THREAD, NOT_FOUND, FORBIDDEN, conversation_form(body="hi")
+    ),
+    ("POST", THREAD_PAGE + "/close"): Access(
+        LOGIN, INBOX, NOT_FOUND, INBOX, conversation_form(note="")
+    ),
+    ("POST", THREAD_PAGE + "/transfer"): Access(
+        LOGIN, INBOX, NOT_FOUND, THREAD, conversation_form(target="pool:", note="over to you")
+    ),
+    ("GET", "/inbox/events"): Access(refused(401), OK, OK, OK, short_streams),
+    ("POST", THREAD_PAGE + "/accept"): Access(LOGIN, THREAD, NOT_FOUND, NOT_OFFERED, offer(True)),
+    ("POST", THREAD_PAGE + "/decline"): Access(LOGIN, INBOX, NOT_FOUND, NOT_OFFERED, offer(True)),
+    ("GET", "/static/<path:filename>"): Access(
+        OK, OK, OK, OK, lambda w, fresh: Call({"filename": "helpline.css"})
+    ),
+    # Twilio's webhooks: the signature is the only credential; sessions and tokens are not.
+    ("POST", "/twilio/messages"): Access(
+        UNSIGNED,
+        UNSIGNED,
+        UNSIGNED,
+        UNSIGNED,
+        lambda w, fresh: Call(form=inbound_form(w.helpline)),
+        twilio=OK,
+    ),
+    ("POST", "/twilio/status"): Access(
+        UNSIGNED, UNSIGNED, UNSIGNED, UNSIGNED, status_callback, twilio=NO_CONTENT
+    ),
+    # The dev phone (dev mode only, never in production): anyone may play a texter.
+    ("GET", "/dev/phone"): Access(OK, OK, OK, OK),
+    ("POST", "/dev/phone/number"): Access(
+        PHONE, PHONE, PHONE, PHONE, lambda w, fresh: Call(form={"number": "+15550123456"})
+    ),
+    ("POST", "/dev/phone/send"): Access(
+        PHONE, PHONE, PHONE, PHONE, lambda w, fresh: Call(form={"body": ""})
+    ),
+}
+AUTOMATIC = {"HEAD", "OPTIONS"}  # Flask answers these itself: HEAD as GET, OPTIONS with Allow
+
+
+def routes(app: Flask) -> set[tuple[str, str]]:
+    return {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods or ()
+        if method not in AUTOMATIC
+    }
+
+
+def dev_mode(helpline: Helpline) -> Flask:
+    dev = replace(helpline.settings, twilio_account_sid=None, twilio_auth_token=None)
+    return create_app(dev, TESTING=True)
+
+
+def test_every_route_has_a_row_in_the_table(helpline: Helpline) -> None:
+    """A new route without a row fails here, so nobody forgets to decide who may call it."""
+    found = routes(helpline.app) | routes(dev_mode(helpline))
+    assert sorted(found - ROUTES.keys()) == [], "routes missing from the table"
+    assert sorted(ROUTES.keys() - found) == [], "rows for routes the app no longer has"
+
+
+def test_only_what_each_role_may_do_succeeds(helpline: Helpline) -> None:
+    """Walk every route and method of the app as every caller; compare with the table."""
+    wrong = walk(World(helpline, helpline.app), routes(helpline.app))
+    dev = dev_mode(helpline)
+    wrong += walk(World(helpline, dev), routes(dev) - routes(helpline.app))
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_the_dev_phone_is_never_served_in_production(helpline: Helpline) -> None:
+    """Without Twilio credentials in production the dev phone (which reads any number's texts)
+    stays unmounted: a missing variable must not open a door."""
+    settings = replace(
+        helpline.settings, twilio_account_sid=None, twilio_auth_token=None, production=True
+    )
+    client = create_app(settings, TESTING=True).test_client()
+    assert client.get("/dev/phone").status_code == 404
+    assert client.post("/dev/phone/number", data={"number": "+15550123456"}).status_code == 404
+
+
+def walk(world: World, here: set[tuple[str, str]]) -> list[str]:
+    """Every (route, method, caller) whose answer differs from the table, in words."""
+    wrong: list[str] = []
+    for method, rule in sorted(here):
+        access = ROUTES[(method, rule)]
+        for role in ROLES:
+            wrong += check(world, method, rule, access, role)
+        if access.twilio is not None:
+            answer = world.call("twilio", method, rule, access.prepare(world, True), signed=True)
+            wrong += differences(method, rule, "twilio", access.twilio, answer)
+    return wrong
+
+
+def check(world: World, method: str, rule: str, access: Access, role: str) -> list[str]:
+    expected = access.answer(role)
+    succeeds = not expected.refused
+    answer = world.call(role, method, rule, access.prepare(world, succeeds), signed=False)
+    wrong = differences(method, rule, role, expected, answer)
+    if method == "GET":
+        head = world.call(role, "HEAD", rule, access.prepare(world, False), signed=False)
+        wrong += differences("HEAD", rule, role, expected, head)
+    options = world.call(role, "OPTIONS", rule, access.prepare(world, False), signed=False)
+    if options.status_code != 200 or options.data:
+        wrong.append(f"OPTIONS {rule} as {role}: {options.status_code} {options.data[:80]!r}")
+    return wrong
+
+
+def differences(
+    method: str, rule: str, role: str, expected: Answer, answer: TestResponse
+) -> list[str]:
+    location = urlsplit(answer.headers.get("Location", "")).path
+    if answer.status_code == expected.status and _leads_to(location, expected.location):
+        return []
+    got = f"{answer.status_code}" + (f" to {location}" if location else "")
+    return [f"{method} {rule} as {role}: expected {expected}, got {got}"]
+
+
+def _leads_to(location: str, expected: str | None) -> bool:
+    if expected is None:
+        return True
+    return location == expected or (expected.endswith("/") and location.startswith(expected))
+
+
+def test_a_handoff_offered_to_me_may_be_read_but_not_acted_on_before_accepting(
+    helpline: Helpline,
+) -> None:
+    """Kim still holds the conversation while it is offered to Sam: Sam may read it to decide,
+    but may not reply, note, transfer or close it until accepting."""
+    world = World(helpline, helpline.app)
+    ids = {"conversation_id": world.offer(fresh=True)}
+    reads = [("GET", CONVERSATION, Call(ids)), ("GET", THREAD_PAGE, Call(ids))]
+    for method, rule, call in reads:
+        assert world.call("supporter", method, rule, call, signed=False).status_code == 200
+    acts = [
+        (CONVERSATION + "/messages", Call(ids, json={"body": "hi"})),
+        (CONVERSATION + "/notes", Call(ids, json={"note": "n"})),
+        (CONVERSATION + "/transfer", Call(ids, json={"skill": "general"})),
+        (CONVERSATION + "/close", Call(ids, json={})),
+        (THREAD_PAGE + "/reply", Call(ids, form={"body": "hi"})),
+        (THREAD_PAGE + "/close", Call(ids, form={})),
+    ]
+    answers = {
+        rule: world.call("supporter", "POST", rule, call, signed=False).status_code
+        for rule, call in acts
+    }
+    assert answers == {rule: 403 for rule, _ in acts}

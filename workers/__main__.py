@@ -21,6 +21,10 @@ from workers import queues, runtime
 log = logging.getLogger("workers")
 
 TICK_S = 5
+# RQ restarts a dead scheduler (its process dies when Redis goes away, or with a killed worker
+# that held its lock) only at a worker's maintenance, every 10 minutes by default; retries and
+# reconciliations waiting in the scheduled registry would wait that long.
+MAINTENANCE_S = 30
 # Periodic jobs: (job, every so many seconds). Each runs on exactly one worker per period.
 PERIODIC = (("tick", TICK_S), ("reconcile_inbound", 60))
 
@@ -50,10 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     settings = check_or_exit("worker")
     runtime.configure(settings)
     redis = Redis.from_url(settings.redis_url)
+    worker = SimpleWorker(
+        [queues.queue(n, redis) for n in queues.ALL],
+        connection=redis,
+        maintenance_interval=MAINTENANCE_S,
+    )
+    # The ticker has a client of its own. RQ lengthens its connections' read timeout for its
+    # blocking pop; a connection the ticker opened in a shared pool keeps redis-py's default
+    # (5 s), and an idle worker popping on it times out and quits.
     stop = threading.Event()
-    ticker = threading.Thread(target=keep_ticking, args=(redis, stop), daemon=True)
+    ticker = threading.Thread(
+        target=keep_ticking, args=(Redis.from_url(settings.redis_url), stop), daemon=True
+    )
     ticker.start()
-    worker = SimpleWorker([queues.queue(n, redis) for n in queues.ALL], connection=redis)
     try:
         worker.work(with_scheduler=True, burst=args.burst)
     finally:

@@ -94,3 +94,14 @@ def test_texts_whose_webhook_never_arrived_are_ingested_once(helpline: Helpline)
     assert len(stored) == 4
     for i in range(3):
         assert len(helpline.twilio.to(f"+1555020610{i}")) == 1
+
+
+def test_reconciling_now_does_not_wait_for_rq_scheduler(helpline: Helpline) -> None:
+    """The sweep's reconciliation of a send left claimed goes straight onto the queue: a
+    delayed job would wait for RQ's scheduler, which is gone for a while after a crash."""
+    redis = Redis.from_url(helpline.settings.redis_url)
+    assert queues.reconcile_send(redis, 42)
+    assert queues.queue(queues.OUTBOUND, redis).count == 1
+    assert queues.queue(queues.OUTBOUND, redis).scheduled_job_registry.count == 0
+    assert queues.reconcile_send(redis, 43, delay_s=30)
+    assert queues.queue(queues.OUTBOUND, redis).scheduled_job_registry.count == 1

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
 import time
+from types import FrameType
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -27,6 +29,18 @@ TICK_S = 5
 MAINTENANCE_S = 30
 # Periodic jobs: (job, every so many seconds). Each runs on exactly one worker per period.
 PERIODIC = (("tick", TICK_S), ("reconcile_inbound", 60))
+# Pause before a fresh worker replaces one that quit unasked.
+RESTART_S = 1.0
+
+
+class Worker(SimpleWorker):
+    """RQ's SimpleWorker, remembering whether it was asked to stop (SIGTERM, SIGINT)."""
+
+    stop_asked = False
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_asked = True
+        super().request_stop(signum, frame)
 
 
 def keep_ticking(redis: Redis, stop: threading.Event, scale: float = 1.0) -> None:
@@ -53,12 +67,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = check_or_exit("worker")
     runtime.configure(settings)
-    redis = Redis.from_url(settings.redis_url)
-    worker = SimpleWorker(
-        [queues.queue(n, redis) for n in queues.ALL],
-        connection=redis,
-        maintenance_interval=MAINTENANCE_S,
-    )
     # The ticker has a client of its own. RQ lengthens its connections' read timeout for its
     # blocking pop; a connection the ticker opened in a shared pool keeps redis-py's default
     # (5 s), and an idle worker popping on it times out and quits.
@@ -68,10 +76,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     ticker.start()
     try:
-        worker.work(with_scheduler=True, burst=args.burst)
+        serve(Redis.from_url(settings.redis_url), args.burst, stop)
     finally:
         stop.set()
     return 0
+
+
+def serve(redis: Redis, burst: bool, stop: threading.Event) -> None:
+    """Work until asked to stop. RQ's worker quits when Redis fails it in the middle of a job
+    (Redis lost or restarted); a fresh worker takes its place, and the sweep re-drives the job."""
+    while not stop.is_set():
+        # Until a worker installs RQ's handlers, a stop asked for is ours to honour.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        worker = None
+        try:
+            worker = Worker(
+                [queues.queue(n, redis) for n in queues.ALL],
+                connection=redis,
+                maintenance_interval=MAINTENANCE_S,
+            )
+            worker.work(with_scheduler=True, burst=burst)
+        except RedisError as exc:
+            log.warning("worker could not start, Redis unreachable: %s", exc)
+        if burst or (worker is not None and worker.stop_asked):
+            return
+        log.warning("worker quit unasked; a fresh one starts in %s s", RESTART_S)
+        stop.wait(RESTART_S)
 
 
 if __name__ == "__main__":

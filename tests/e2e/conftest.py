@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpline.config import Settings
-from tests.e2e.processes import Workers, process_env
+from tests.e2e.processes import RedisServer, Workers, process_env
 from tests.fakes.twilio_api import FakeTwilio
 
 
@@ -21,3 +21,14 @@ def workers(settings: Settings, fake_twilio: FakeTwilio, tmp_path: Path) -> Iter
     finally:
         pool.stop()
         print(pool.logs())  # shown by pytest only when the test failed
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to take away: never the machine's shared one.
+    Ask for it before `workers`, so the workers stop before it does."""
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.crash()

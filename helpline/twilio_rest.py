@@ -96,14 +96,19 @@ def never_reached(exc: requests.RequestException) -> bool:
     )
 
 
-def find_sent(client: Client, text: OutboundText, since: datetime) -> Sent | None:
-    """The message Twilio created for `text`, if it did: same To, From and Body, sent since."""
-    for found in client.messages.list(
-        to=text.to, from_=text.from_, date_sent_after=since - timedelta(minutes=1), limit=100
-    ):
-        if found.body == text.body and found.direction != "inbound":
-            return Sent(sid=str(found.sid), status=str(found.status or "queued"))
-    return None
+def find_sent(client: Client, text: OutboundText, since: datetime) -> list[Sent]:
+    """Messages Twilio created like `text` (same To, From and Body, sent since), newest first.
+
+    More than one when the texter was sent the same words before ("ok"): the caller takes the
+    one no other text has recorded.
+    """
+    return [
+        Sent(sid=str(found.sid), status=str(found.status or "queued"))
+        for found in client.messages.list(
+            to=text.to, from_=text.from_, date_sent_after=since - timedelta(minutes=1), limit=100
+        )
+        if found.body == text.body and found.direction != "inbound"
+    ]
 
 
 def received_since(client: Client, since: datetime, limit: int = 1000) -> list[Inbound]:

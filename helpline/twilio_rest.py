@@ -111,10 +111,17 @@ def find_sent(client: Client, text: OutboundText, since: datetime) -> list[Sent]
     ]
 
 
-def received_since(client: Client, since: datetime, limit: int = 1000) -> list[Inbound]:
-    """Texts Twilio received since `since` (whether or not their webhook reached us)."""
+def received_since(client: Client, since: datetime) -> list[Inbound]:
+    """Texts Twilio received since `since` (whether or not their webhook reached us).
+
+    Twilio filters DateSent by date only and lists newest first, a page at a time, both
+    directions: read pages until the messages are older than `since`, however busy the hour.
+    """
     found = []
-    for message in client.messages.list(date_sent_after=since, limit=limit):
+    for message in client.messages.stream(date_sent_after=since, page_size=1000):
+        sent_at = message.date_sent or message.date_created
+        if sent_at is not None and sent_at < since:
+            break
         if message.direction == "inbound":
             found.append(
                 Inbound(

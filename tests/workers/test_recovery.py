@@ -105,3 +105,20 @@ def test_reconciling_now_does_not_wait_for_rq_scheduler(helpline: Helpline) -> N
     assert queues.queue(queues.OUTBOUND, redis).scheduled_job_registry.count == 0
     assert queues.reconcile_send(redis, 43, delay_s=30)
     assert queues.queue(queues.OUTBOUND, redis).scheduled_job_registry.count == 1
+
+
+def test_a_dropped_text_behind_a_busy_hour_of_messages_is_ingested(helpline: Helpline) -> None:
+    """Twilio lists newest first, a page at a time: a text dropped 30 minutes ago is found
+    behind the 1,200 messages sent since (more than one page of 1,000)."""
+    helpline.supporter()
+    dropped = helpline.twilio.hold_inbound(
+        "+15550206201", "+15550100000", "are you there", at=utcnow() - timedelta(minutes=30)
+    )
+    helpline.twilio.add_history(
+        1200, "+15550100000", "+15550206202", at=utcnow() - timedelta(minutes=5)
+    )
+    jobs.reconcile_inbound()
+    helpline.run_jobs()
+    stored = helpline.db.scalars(select(Message.sid).where(Message.direction == "in")).all()
+    assert stored == [dropped]
+    assert len(helpline.twilio.to("+15550206201")) == 1

@@ -52,8 +52,14 @@ class FakeTwilio:
     # Every create takes this long to answer; the message exists from the start of the wait.
     latency_s: float = 0.0
     outage_until: float = 0.0
+    in_flight: int = 0  # creates taken (the message exists) whose answer is not yet given
     outage: tuple[Failure, ...] = ()
     _outage_turn: itertools.count[int] = field(default_factory=itertools.count)
+    _answering: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._answering.set()
+
     refused_numbers: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,6 +71,7 @@ class FakeTwilio:
             self.history.clear()
             self.failures.clear()
             self.latency_s = 0.0
+            self._answering.set()
             self.outage_until = 0.0
             self.outage = ()
             self.refused_numbers.clear()
@@ -80,6 +87,14 @@ class FakeTwilio:
         with self._lock:
             self.outage = failures
             self.outage_until = time.monotonic() + seconds
+
+    def stall_creates(self) -> None:
+        """From now on a create makes its message, then keeps the client waiting for the answer
+        until answer_creates(): a worker killed meanwhile never learns the text went out."""
+        self._answering.clear()
+
+    def answer_creates(self) -> None:
+        self._answering.set()
 
     def to(self, number: str) -> list[dict[str, str]]:
         return [m for m in self.sent if m["To"] == number]
@@ -150,7 +165,12 @@ class FakeTwilio:
         }
         with self._lock:
             self.sent.append(record)
+        with self._lock:
+            self.in_flight += 1
         time.sleep(self.latency_s + (failure.delay_s if failure else 0.0))  # created; answer late
+        self._answering.wait(timeout=60)
+        with self._lock:
+            self.in_flight -= 1
         return Response(
             json.dumps(_resource(record, self.account_sid)), 201, mimetype="application/json"
         )

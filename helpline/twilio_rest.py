@@ -103,20 +103,32 @@ def never_reached(exc: requests.RequestException) -> bool:
     )
 
 
-def find_sent(client: Client, text: OutboundText, since: datetime) -> Sent | None:
-    """The message Twilio created for `text`, if it did: same To, From and Body, sent since."""
-    for found in client.messages.list(
-        to=text.to, from_=text.from_, date_sent_after=since - timedelta(minutes=1), limit=100
-    ):
-        if found.body == text.body and found.direction != "inbound":
-            return Sent(sid=str(found.sid), status=str(found.status or "queued"))
-    return None
+def find_sent(client: Client, text: OutboundText, since: datetime) -> list[Sent]:
+    """Messages Twilio created like `text` (same To, From and Body, sent since), newest first.
+
+    More than one when the texter was sent the same words before ("ok"): the caller takes the
+    one no other text has recorded.
+    """
+    return [
+        Sent(sid=str(found.sid), status=str(found.status or "queued"))
+        for found in client.messages.list(
+            to=text.to, from_=text.from_, date_sent_after=since - timedelta(minutes=1), limit=100
+        )
+        if found.body == text.body and found.direction != "inbound"
+    ]
 
 
-def received_since(client: Client, since: datetime, limit: int = 1000) -> list[Inbound]:
-    """Texts Twilio received since `since` (whether or not their webhook reached us)."""
+def received_since(client: Client, since: datetime) -> list[Inbound]:
+    """Texts Twilio received since `since` (whether or not their webhook reached us).
+
+    Twilio filters DateSent by date only and lists newest first, a page at a time, both
+    directions: read pages until the messages are older than `since`, however busy the hour.
+    """
     found = []
-    for message in client.messages.list(date_sent_after=since, limit=limit):
+    for message in client.messages.stream(date_sent_after=since, page_size=1000):
+        sent_at = message.date_sent or message.date_created
+        if sent_at is not None and sent_at < since:
+            break
         if message.direction == "inbound":
             found.append(
                 Inbound(

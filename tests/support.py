@@ -45,7 +45,7 @@ def sign(auth_token: str, url: str, form: dict[str, str]) -> str:
     return str(RequestValidator(auth_token).compute_signature(url, form))
 
 
-def _release_scheduled(rq_queues: list[Queue]) -> int:
+def release_scheduled(rq_queues: list[Queue]) -> int:
     """Enqueue now every job scheduled for later (retries waiting out their backoff)."""
     moved = 0
     for rq_queue in rq_queues:
@@ -135,7 +135,7 @@ class Helpline:
         rq_queues = [queues.queue(n, redis) for n in queues.ALL]
         for _ in range(20):
             HelplineWorker(rq_queues, connection=redis).work(burst=True)
-            if not (retries and _release_scheduled(rq_queues)):
+            if not (retries and release_scheduled(rq_queues)):
                 break
         self.look_again()
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
 import time
+from types import FrameType
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -22,8 +24,24 @@ from workers.worker import HelplineWorker
 log = logging.getLogger("workers")
 
 TICK_S = 5
+# RQ restarts a dead scheduler (its process dies when Redis goes away, or with a killed worker
+# that held its lock) only at a worker's maintenance, every 10 minutes by default; retries and
+# reconciliations waiting in the scheduled registry would wait that long.
+MAINTENANCE_S = 30
 # Periodic jobs: (job, every so many seconds). Each runs on exactly one worker per period.
 PERIODIC = (("tick", TICK_S), ("reconcile_inbound", 60), ("purge", 3600))
+# Pause before a fresh worker replaces one that quit unasked.
+RESTART_S = 1.0
+
+
+class Worker(HelplineWorker):
+    """Our worker (workers.worker), remembering whether it was asked to stop (SIGTERM, SIGINT)."""
+
+    stop_asked = False
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_asked = True
+        super().request_stop(signum, frame)
 
 
 def keep_ticking(redis: Redis, stop: threading.Event, scale: float = 1.0) -> None:
@@ -50,16 +68,42 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure("worker")
     settings = check_or_exit("worker")
     runtime.configure(settings)
-    redis = Redis.from_url(settings.redis_url)
+    # The ticker has a client of its own. RQ lengthens its connections' read timeout for its
+    # blocking pop; a connection the ticker opened in a shared pool keeps redis-py's default
+    # (5 s), and an idle worker popping on it times out and quits.
     stop = threading.Event()
-    ticker = threading.Thread(target=keep_ticking, args=(redis, stop), daemon=True)
+    ticker = threading.Thread(
+        target=keep_ticking, args=(Redis.from_url(settings.redis_url), stop), daemon=True
+    )
     ticker.start()
-    worker = HelplineWorker([queues.queue(n, redis) for n in queues.ALL], connection=redis)
     try:
-        worker.work(with_scheduler=True, burst=args.burst)
+        serve(Redis.from_url(settings.redis_url), args.burst, stop)
     finally:
         stop.set()
     return 0
+
+
+def serve(redis: Redis, burst: bool, stop: threading.Event) -> None:
+    """Work until asked to stop. RQ's worker quits when Redis fails it in the middle of a job
+    (Redis lost or restarted); a fresh worker takes its place, and the sweep re-drives the job."""
+    while not stop.is_set():
+        # Until a worker installs RQ's handlers, a stop asked for is ours to honour.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        worker = None
+        try:
+            worker = Worker(
+                [queues.queue(n, redis) for n in queues.ALL],
+                connection=redis,
+                maintenance_interval=MAINTENANCE_S,
+            )
+            worker.work(with_scheduler=True, burst=burst)
+        except RedisError as exc:
+            log.warning("worker could not start, Redis unreachable: %s", exc)
+        if burst or (worker is not None and worker.stop_asked):
+            return
+        log.warning("worker quit unasked; a fresh one starts in %s s", RESTART_S)
+        stop.wait(RESTART_S)
 
 
 if __name__ == "__main__":

@@ -131,8 +131,10 @@ def reconcile_send(message_id: int) -> None:
     if pending is None or client is None:
         return
     text, claimed_at = pending
-    found = twilio_rest.find_sent(client, text, claimed_at)
+    candidates = twilio_rest.find_sent(client, text, claimed_at)
     with runtime.transaction() as session:
+        recorded = outbound.recorded_sids(session, [c.sid for c in candidates])
+        found = next((c for c in candidates if c.sid not in recorded), None)
         if found is not None:
             outbound.record_sent(session, message_id, found.sid, found.status)
         else:

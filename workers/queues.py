@@ -134,17 +134,22 @@ def reconcile_send(connection: Redis, message_id: int, delay_s: int = 0) -> bool
     Delayed a little so Twilio's message list has caught up with what it created.
     """
     job_id = f"reconcile-{message_id}-{uuid.uuid4().hex[:8]}"
+    options = {
+        "job_id": job_id,
+        "retry": send_retry(),
+        "result_ttl": 60,
+        "failure_ttl": FAILURE_TTL,
+        "meta": _meta(),
+    }
     try:
-        queue(OUTBOUND, connection).enqueue_in(
-            timedelta(seconds=delay_s),
-            "workers.jobs.reconcile_send",
-            message_id,
-            job_id=job_id,
-            retry=send_retry(),
-            result_ttl=60,
-            failure_ttl=FAILURE_TTL,
-            meta=_meta(),
-        )
+        if delay_s > 0:
+            queue(OUTBOUND, connection).enqueue_in(
+                timedelta(seconds=delay_s), "workers.jobs.reconcile_send", message_id, **options
+            )
+        else:  # straight onto the queue: a delayed job waits for RQ's scheduler to be alive
+            queue(OUTBOUND, connection).enqueue(
+                "workers.jobs.reconcile_send", message_id, **options
+            )
     except RedisError as exc:
         log.warning("could not enqueue %s (%s); the sweep will re-queue it", job_id, exc)
         return False

@@ -142,6 +142,13 @@ def unresolved(session: Session, claimed_before: datetime, limit: int = 500) -> 
     )
 
 
+def recorded_sids(session: Session, sids: list[str]) -> set[str]:
+    """Those of `sids` that a text already holds: Twilio's message for another text."""
+    if not sids:
+        return set()
+    return set(session.scalars(select(Message.sid).where(Message.sid.in_(sids))).all())
+
+
 def release_claim(session: Session, message_id: int) -> None:
     """A send failed for a passing reason: let the next attempt claim it again."""
     session.execute(update(Message).where(Message.id == message_id).values(send_claimed_at=None))

@@ -2,11 +2,15 @@
 
 The real `twilio` client talks to it through TWILIO_API_BASE_URL. Tests read what it was sent
 and can script failures (429, 500, a refusal with an error code, an answer that comes too late),
-and hold inbound texts whose webhook never reached the service (for reconciliation).
+one by one or for a stretch of time, and hold inbound texts whose webhook never reached the
+service (for reconciliation). The Messages list pages and filters as Twilio documents it:
+newest first, `PageSize` (50 by default, at most 1,000) with `next_page_uri`, and `DateSent>`
+compared by date only.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import threading
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -41,7 +46,20 @@ class FakeTwilio:
     auth_token: str = AUTH_TOKEN
     sent: list[dict[str, str]] = field(default_factory=list)
     inbound: list[dict[str, str]] = field(default_factory=list)
+    # Messages of the account's past (other conversations): only ever seen in the list.
+    history: list[dict[str, str]] = field(default_factory=list)
     failures: deque[Failure] = field(default_factory=deque)
+    # Every create takes this long to answer; the message exists from the start of the wait.
+    latency_s: float = 0.0
+    outage_until: float = 0.0
+    in_flight: int = 0  # creates taken (the message exists) whose answer is not yet given
+    outage: tuple[Failure, ...] = ()
+    _outage_turn: itertools.count[int] = field(default_factory=itertools.count)
+    _answering: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._answering.set()
+
     refused_numbers: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,13 +68,33 @@ class FakeTwilio:
         with self._lock:
             self.sent.clear()
             self.inbound.clear()
+            self.history.clear()
             self.failures.clear()
+            self.latency_s = 0.0
+            self._answering.set()
+            self.outage_until = 0.0
+            self.outage = ()
             self.refused_numbers.clear()
             self.requests = 0
 
     def fail_next(self, *failures: Failure) -> None:
         with self._lock:
             self.failures.extend(failures)
+
+    def fail_for(self, seconds: float, *failures: Failure) -> None:
+        """For `seconds` from now, every create answers with `failures`, in turn, round and
+        round (after any scripted with fail_next)."""
+        with self._lock:
+            self.outage = failures
+            self.outage_until = time.monotonic() + seconds
+
+    def stall_creates(self) -> None:
+        """From now on a create makes its message, then keeps the client waiting for the answer
+        until answer_creates(): a worker killed meanwhile never learns the text went out."""
+        self._answering.clear()
+
+    def answer_creates(self) -> None:
+        self._answering.set()
 
     def to(self, number: str) -> list[dict[str, str]]:
         return [m for m in self.sent if m["To"] == number]
@@ -69,12 +107,21 @@ class FakeTwilio:
             time.sleep(0.02)
         raise AssertionError(f"fake Twilio got {len(self.sent)} texts, expected {count}")
 
-    def hold_inbound(self, from_: str, to: str, body: str) -> str:
-        """A text Twilio received but whose webhook never reached the service."""
+    def hold_inbound(self, from_: str, to: str, body: str, at: datetime | None = None) -> str:
+        """A text Twilio received (now, or `at`) but whose webhook never reached the service."""
         sid = "SM" + secrets.token_hex(16)
         with self._lock:
-            self.inbound.append(_record(sid, to, from_, body, "inbound"))
+            self.inbound.append(_record(sid, to, from_, body, "inbound", at))
         return sid
+
+    def add_history(self, count: int, from_: str, to: str, at: datetime | None = None) -> None:
+        """`count` texts the account sent before (now, or `at`): they fill the Messages list."""
+        records = [
+            _record("SM" + secrets.token_hex(16), to, from_, "earlier", "outbound-api", at)
+            for _ in range(count)
+        ]
+        with self._lock:
+            self.history.extend(records)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -98,6 +145,8 @@ class FakeTwilio:
     def _create(self, request: Request) -> Response:
         with self._lock:
             failure = self.failures.popleft() if self.failures else None
+            if failure is None and self.outage and time.monotonic() < self.outage_until:
+                failure = self.outage[next(self._outage_turn) % len(self.outage)]
         if failure is not None and failure.status >= 300:
             time.sleep(failure.delay_s)
             return _error(failure.status, failure.code, "scripted failure")
@@ -117,36 +166,51 @@ class FakeTwilio:
         }
         with self._lock:
             self.sent.append(record)
-        if failure is not None:
-            time.sleep(failure.delay_s)  # created, but the answer comes late
+        with self._lock:
+            self.in_flight += 1
+        time.sleep(self.latency_s + (failure.delay_s if failure else 0.0))  # created; answer late
+        self._answering.wait(timeout=60)
+        with self._lock:
+            self.in_flight -= 1
         return Response(
             json.dumps(_resource(record, self.account_sid)), 201, mimetype="application/json"
         )
 
     def _list(self, request: Request) -> Response:
-        """The Messages list, filtered by To, From and DateSent> as Twilio filters it."""
+        """The Messages list: filtered by To, From and DateSent> (a date: Twilio compares
+        dates, not times), newest first, one page of PageSize at a time."""
         after = request.args.get("DateSent>")
         with self._lock:
-            everything = list(self.sent) + list(self.inbound)
+            everything = list(self.history) + list(self.sent) + list(self.inbound)
         found = [
-            _resource(m, self.account_sid)
+            m
             for m in everything
             if request.args.get("To") in (None, m["To"])
             and request.args.get("From") in (None, m["From"])
-            and (after is None or parsedate_to_datetime(m["DateSent"]) >= _iso(after))
+            and (after is None or _sent_at(m).date() >= _iso(after).date())
         ]
-        page = {
-            "messages": found,
-            "next_page_uri": None,
-            "page": 0,
-            "page_size": len(found),
-            "start": 0,
-            "end": max(len(found) - 1, 0),
-            "uri": request.path,
+        found = [m for _, m in sorted(enumerate(found), key=lambda im: (_sent_at(im[1]), im[0]))]
+        found.reverse()
+        size = min(int(request.args.get("PageSize", 50)), 1000)
+        number = int(request.args.get("Page", 0))
+        page = found[number * size : (number + 1) * size]
+        next_uri = None
+        if (number + 1) * size < len(found):
+            query = {k: v for k, v in request.args.items() if k not in ("Page", "PageToken")}
+            query.update(Page=str(number + 1), PageToken=f"PA{number + 1}")
+            next_uri = request.path + "?" + urlencode(query)
+        body = {
+            "messages": [_resource(m, self.account_sid) for m in page],
+            "next_page_uri": next_uri,
+            "page": number,
+            "page_size": size,
+            "start": number * size,
+            "end": number * size + max(len(page) - 1, 0),
+            "uri": request.full_path,
             "first_page_uri": request.path,
             "previous_page_uri": None,
         }
-        return Response(json.dumps(page), 200, mimetype="application/json")
+        return Response(json.dumps(body), 200, mimetype="application/json")
 
     def _authorized(self, request: Request) -> bool:
         header = request.headers.get("Authorization", "")
@@ -156,15 +220,21 @@ class FakeTwilio:
         return user == self.account_sid and password == self.auth_token
 
 
-def _record(sid: str, to: str, from_: str, body: str, direction: str) -> dict[str, str]:
+def _record(
+    sid: str, to: str, from_: str, body: str, direction: str, at: datetime | None = None
+) -> dict[str, str]:
     return {
         "sid": sid,
         "To": to,
         "From": from_,
         "Body": body,
         "Direction": direction,
-        "DateSent": format_datetime(datetime.now(UTC), usegmt=True),
+        "DateSent": format_datetime(at or datetime.now(UTC), usegmt=True),
     }
+
+
+def _sent_at(record: dict[str, str]) -> datetime:
+    return parsedate_to_datetime(record["DateSent"])
 
 
 def _resource(record: dict[str, str], account_sid: str) -> dict[str, object]:

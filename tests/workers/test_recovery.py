@@ -94,3 +94,31 @@ def test_texts_whose_webhook_never_arrived_are_ingested_once(helpline: Helpline)
     assert len(stored) == 4
     for i in range(3):
         assert len(helpline.twilio.to(f"+1555020610{i}")) == 1
+
+
+def test_reconciling_now_does_not_wait_for_rq_scheduler(helpline: Helpline) -> None:
+    """The sweep's reconciliation of a send left claimed goes straight onto the queue: a
+    delayed job would wait for RQ's scheduler, which is gone for a while after a crash."""
+    redis = Redis.from_url(helpline.settings.redis_url)
+    assert queues.reconcile_send(redis, 42)
+    assert queues.queue(queues.OUTBOUND, redis).count == 1
+    assert queues.queue(queues.OUTBOUND, redis).scheduled_job_registry.count == 0
+    assert queues.reconcile_send(redis, 43, delay_s=30)
+    assert queues.queue(queues.OUTBOUND, redis).scheduled_job_registry.count == 1
+
+
+def test_a_dropped_text_behind_a_busy_hour_of_messages_is_ingested(helpline: Helpline) -> None:
+    """Twilio lists newest first, a page at a time: a text dropped 30 minutes ago is found
+    behind the 1,200 messages sent since (more than one page of 1,000)."""
+    helpline.supporter()
+    dropped = helpline.twilio.hold_inbound(
+        "+15550206201", "+15550100000", "are you there", at=utcnow() - timedelta(minutes=30)
+    )
+    helpline.twilio.add_history(
+        1200, "+15550100000", "+15550206202", at=utcnow() - timedelta(minutes=5)
+    )
+    jobs.reconcile_inbound()
+    helpline.run_jobs()
+    stored = helpline.db.scalars(select(Message.sid).where(Message.direction == "in")).all()
+    assert stored == [dropped]
+    assert len(helpline.twilio.to("+15550206201")) == 1

@@ -137,3 +137,26 @@ def test_a_send_left_claimed_by_a_dead_worker_is_reconciled_by_the_sweep(
     helpline.run_jobs(retries=True)
     assert len(helpline.twilio.to("+15550203008")) == 1
     assert outbound(helpline)[0].sid is not None
+
+
+def test_an_unanswered_send_is_not_mistaken_for_an_earlier_identical_text(
+    helpline: Helpline,
+) -> None:
+    """A supporter writes "ok" twice; Twilio never answers the second create and never made it.
+    Twilio's list holds the first "ok": it is not taken for the second, which is sent once."""
+    slow_twilio(helpline)
+    sam = helpline.supporter()
+    helpline.text_in("hi", from_="+15550203009")
+    helpline.run_jobs()
+    convo_id = outbound(helpline)[0].conversation_id
+    for failure in (None, Failure(500, delay_s=1.0)):
+        if failure:
+            helpline.twilio.fail_next(failure)
+        answer = helpline.api(
+            "POST", f"/conversations/{convo_id}/messages", user=sam, json={"body": "ok"}
+        )
+        assert answer.status_code == 202
+        helpline.run_jobs(retries=True)
+    assert [t["Body"] for t in helpline.twilio.to("+15550203009")][1:] == ["ok", "ok"]
+    texts = outbound(helpline)
+    assert all(t.sid for t in texts) and len({t.sid for t in texts}) == 3

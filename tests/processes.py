@@ -32,6 +32,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of the Procfile's processes for `settings`."""
+    return {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "SECRET_KEY": settings.secret_key,
+        "PUBLIC_URL": settings.public_url,
+        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid or "",
+        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token or "",
+        "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
+        "HELPLINE_INSTANCE_PATH": str(settings.instance_path),
+        **extra,
+    }
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -71,24 +87,15 @@ class Service:
         return self.urls[0]
 
     def env(self, port: int) -> dict[str, str]:
-        settings = self.settings
-        return {
-            **os.environ,
+        defaults = {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "PORT": str(port),
             "HOST": "127.0.0.1",
             "PUBLIC_URL": self.public_url,
-            "DATABASE_URL": settings.database_url,
-            "REDIS_URL": settings.redis_url,
-            "SECRET_KEY": settings.secret_key,
-            "TWILIO_ACCOUNT_SID": settings.twilio_account_sid or "",
-            "TWILIO_AUTH_TOKEN": settings.twilio_auth_token or "",
-            "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
-            "HELPLINE_INSTANCE_PATH": str(settings.instance_path),
             "WEB_CONCURRENCY": "1",
             "WEB_THREADS": "8",
-            **self.extra_env,
         }
+        return process_env(self.settings, **{**defaults, **self.extra_env})
 
     def start(self, name: str, port: int) -> subprocess.Popen[bytes]:
         output: BinaryIO | int = subprocess.DEVNULL

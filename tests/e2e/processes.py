@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,32 +19,10 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
 
-from helpline.config import Settings
 from helpline.devredis import server_binary
+from tests.processes import ROOT, free_port, process_env
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def process_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The environment of the Procfile's processes for `settings`."""
-    return {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "SECRET_KEY": settings.secret_key,
-        "PUBLIC_URL": settings.public_url,
-        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid or "",
-        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token or "",
-        "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
-        "HELPLINE_INSTANCE_PATH": str(settings.instance_path),
-        **extra,
-    }
+__all__ = ["ROOT", "RedisServer", "Workers", "free_port", "process_env", "wait_until"]
 
 
 @dataclass

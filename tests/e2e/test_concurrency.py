@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -17,24 +16,15 @@ from sqlalchemy import func, select
 from helpline.config import Settings
 from helpline.models import Conversation, Message
 from tests.fakes.twilio_api import FakeTwilio
+from tests.processes import ROOT, process_env
 from tests.support import Helpline
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture
 def four_workers(settings: Settings, fake_twilio: FakeTwilio) -> Iterator[None]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "SECRET_KEY": settings.secret_key,
-        "PUBLIC_URL": settings.public_url,
-        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid or "",
-        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token or "",
-        "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
-    }
+    env = process_env(settings)
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "workers"],

@@ -39,6 +39,12 @@ DEFAULT_RULES: tuple[RiskRule, ...] = (
     RiskRule("suicide", r"\b(?:don'?t|do not|dont) want to (?:live|be alive|wake up)\b"),
     RiskRule(
         "suicide",
+        r"\b(?:don'?t|do not|dont) want to (?:be here|exist|be around) any ?more\b"
+        r"|\bwish (?:i|i'd) (?:was|were|had) (?:dead|died|never been born)\b"
+        r"|\b(?:sleep|go to sleep) and never wake up\b",
+    ),
+    RiskRule(
+        "suicide",
         r"\bbetter off (?:dead|without me)\b|\bno (?:reason|point) (?:to|in) "
         r"(?:live|living|going on)\b",
     ),

@@ -16,6 +16,10 @@ RISKY = {
     "I want to end my life": "suicide",
     "I don\u2019t want to be alive anymore": "suicide",
     "everyone would be better off without me": "suicide",
+    "I don't want to be here anymore": "suicide",
+    "i dont want to exist any more": "suicide",
+    "i wish i was dead": "suicide",
+    "i just want to sleep and never wake up": "suicide",
     "kms": "suicide",
     "i want to kill myslef": "suicide",
     "i've been cutting again": "self-harm",
@@ -42,6 +46,8 @@ SAFE = [
     "I hurt my knee playing football",
     "I need help with my exams",
     "my mum and I had a fight",
+    "I don't want to be here at this party",
+    "I wish I was there",
 ]
 
 

@@ -184,5 +184,5 @@ def tick() -> None:
     for message_id in stranded.outbound:
         queues.send_text(redis, message_id, attempt=slot)
     for message_id in stranded.unresolved:
-        queues.reconcile_send(redis, message_id)
+        queues.reconcile_send(redis, message_id, attempt=slot)
     apply_handoff_rules()

@@ -128,11 +128,22 @@ def send_texts(connection: Redis, message_ids: list[int]) -> None:
         send_text(connection, message_id)
 
 
-def reconcile_send(connection: Redis, message_id: int, delay_s: int = 0) -> bool:
+def reconcile_send(connection: Redis, message_id: int, delay_s: int = 0, attempt: str = "") -> bool:
     """Find out from Twilio whether a text whose send had no answer went out, before resending.
 
-    Delayed a little so Twilio's message list has caught up with what it created.
+    Delayed a little so Twilio's message list has caught up with what it created. The sweep
+    passes its time slot as `attempt`: one reconciliation per text per slot, however many
+    ticks find it unresolved while Twilio's list is failing.
     """
+    if attempt:
+        return _enqueue(
+            connection,
+            OUTBOUND,
+            "workers.jobs.reconcile_send",
+            f"reconcile-{message_id}{attempt}",
+            send_retry(),
+            message_id,
+        )
     job_id = f"reconcile-{message_id}-{uuid.uuid4().hex[:8]}"
     options = {
         "job_id": job_id,

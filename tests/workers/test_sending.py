@@ -7,6 +7,7 @@ from sqlalchemy import select
 from helpline.models import Message
 from tests.fakes.twilio_api import Failure
 from tests.support import Helpline
+from workers import queues
 
 
 def outbound(helpline: Helpline) -> list[Message]:
@@ -134,6 +135,15 @@ def test_a_send_left_claimed_by_a_dead_worker_is_reconciled_by_the_sweep(
     )  # claimed, then the worker died
     helpline.db.commit()
     jobs.tick()
+    jobs.tick()  # a second tick in the same slot asks for no second reconciliation
+    reconciliations = [
+        job_id
+        for job_id in queues.queue(
+            queues.OUTBOUND, Redis.from_url(helpline.settings.redis_url)
+        ).job_ids
+        if job_id.startswith("reconcile-")
+    ]
+    assert len(reconciliations) == 1
     helpline.run_jobs(retries=True)
     assert len(helpline.twilio.to("+15550203008")) == 1
     assert outbound(helpline)[0].sid is not None

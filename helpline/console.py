@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
@@ -13,8 +13,8 @@ from werkzeug.wrappers import Response
 
 from helpline import web
 from helpline.auth import current_user, login_required
-from helpline.models import Conversation, User
-from helpline.services import audit, board, coverage, handoffs, users
+from helpline.models import Conversation, Shift, User
+from helpline.services import audit, board, coverage, handoffs, shifts, users
 from routing.coverage import week_start
 from workers import queues
 
@@ -164,31 +164,104 @@ def calendar() -> Response:
     zone = coverage.helpline_zone(session)
     today = web.now().astimezone(ZoneInfo(zone)).date()
     monday = week_start(_day(request.args.get("week")) or today)
+    return _no_store(render_template("console/calendar.html", **_week(monday, zone)))
+
+
+def _week(monday: date, zone: str) -> dict[str, Any]:
+    session = web.db()
     occurs = coverage.week_occurrences(session, monday, zone)
     hours = coverage.coverage_for_week(session, monday, zone, web.now(), occurs)
-    names = {u.id: u.name for u in board.reassign_choices(session)}
-    context = {
+    return {
         "monday": monday,
         "days": [monday + timedelta(days=d) for d in range(7)],
         "grid": {(h.day, h.hour): h for h in hours},
         "zone": zone,
-        "names": names,
+        "names": {u.id: u.name for u in board.reassign_choices(session)},
+        "people": board.reassign_choices(session),
         "occurrences": occurs,
         "previous": monday - timedelta(days=7),
         "next": monday + timedelta(days=7),
     }
-    return _no_store(render_template("console/calendar.html", **context))
 
 
-def _day(text: str | None) -> date | None:
+REPEATS = {"": None, "daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY"}
+
+
+@bp.post("/calendar/shifts")
+@coordinator_required
+def add_shift() -> Response | tuple[str, int]:
+    """A shift in the helpline's local time, once or repeating; an end at or before the
+    start runs past midnight."""
+    session = web.db()
+    zone = coverage.helpline_zone(session)
+    form = request.form
+    day = _day(form.get("day"), "day") or abort(400, "day must be a date like 2026-03-02")
+    try:
+        person = session.get(User, int(form.get("supporter_id", "")[:9]))
+        begins, ends = _clock(form.get("starts", "")), _clock(form.get("ends", ""))
+        repeat = REPEATS[form.get("repeat", "")]
+    except (ValueError, KeyError):
+        person = None
+    monday = week_start(day)
+    if person is None or not person.is_active:
+        return _calendar_error(monday, zone, "Choose a supporter, a start and an end time.")
+    starts_at = datetime.combine(day, begins, ZoneInfo(zone))
+    ends_at = datetime.combine(day + timedelta(days=int(ends <= begins)), ends, ZoneInfo(zone))
+    try:
+        shifts.create_shift(session, person.id, starts_at, ends_at, repeat, zone)
+    except shifts.ShiftError as exc:
+        session.rollback()
+        return _calendar_error(monday, zone, str(exc))
+    session.commit()
+    queues.route_queue(web.redis())  # someone new may be on shift now
+    flash(f"Shift added for {person.name}.")
+    return redirect(url_for(".calendar", week=monday.isoformat()))
+
+
+def _clock(text: str) -> time:
+    return time.fromisoformat(text.strip()[:5]).replace(second=0)
+
+
+def _calendar_error(monday: date, zone: str, why: str) -> tuple[str, int]:
+    page = render_template("console/calendar.html", error=why, **_week(monday, zone))
+    return page, 400
+
+
+@bp.post("/calendar/shifts/<int:shift_id>/cancel")
+@coordinator_required
+def cancel_shift(shift_id: int) -> Response | tuple[str, int]:
+    """One occurrence will not happen; the rest of a repeating shift stays."""
+    session = web.db()
+    shift = session.get(Shift, shift_id)
+    if shift is None:
+        abort(404)
+    zone = coverage.helpline_zone(session)
+    try:
+        occurrence = datetime.fromisoformat(request.form.get("occurrence", ""))
+        if occurrence.tzinfo is None:
+            raise ValueError("no offset")
+        shifts.cancel_occurrence(session, shift, occurrence)
+    except (ValueError, OverflowError) as exc:
+        session.rollback()
+        return _calendar_error(
+            week_start(web.now().astimezone(ZoneInfo(zone)).date()), zone, str(exc)
+        )
+    session.commit()
+    queues.apply_handoff_rules(web.redis())  # someone may be off shift now
+    flash("That shift will not happen.")
+    monday = week_start(occurrence.astimezone(ZoneInfo(zone)).date())
+    return redirect(url_for(".calendar", week=monday.isoformat()))
+
+
+def _day(text: str | None, name: str = "week") -> date | None:
     if not text:
         return None
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        abort(400, "week must be a date like 2026-03-02")
+        abort(400, f"{name} must be a date like 2026-03-02")
     if not 1971 <= day.year <= 2999:
-        abort(400, "week must fall between 1971 and 2999")
+        abort(400, f"{name} must fall between 1971 and 2999")
     return day
 
 

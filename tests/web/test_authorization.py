@@ -147,6 +147,17 @@ def someone_to_deactivate(w: World, fresh: bool) -> Call:
     return Call({"user_id": person.id}, form={})
 
 
+def shift_form(w: World, fresh: bool) -> Call:
+    day = w.tomorrow().date().isoformat()
+    return Call(
+        form={"supporter_id": str(w.ivy.id), "day": day, "starts": "06:00", "ends": "07:00"}
+    )
+
+
+def sams_occurrence(w: World, fresh: bool) -> Call:
+    return Call({"shift_id": w.shift(True)}, form={"occurrence": w.tomorrow().isoformat()})
+
+
 API = "/api/v1"
 CONVERSATION = API + "/conversations/<int:conversation_id>"
 SHIFT = API + "/shifts/<int:shift_id>"
@@ -155,6 +166,7 @@ PROGRAM = API + "/programs/<int:program_id>"
 THREAD_PAGE = "/inbox/conversations/<int:conversation_id>"
 REASSIGN = "/console/conversations/<int:conversation_id>/reassign"
 CONSOLE, ROSTER = redirect("/console"), redirect("/console/roster")
+CALENDAR = redirect("/console/calendar")
 
 #         anonymous  supporter  other      coordinator  what to send
 ROUTES: dict[tuple[str, str], Access] = {
@@ -272,6 +284,10 @@ ROUTES: dict[tuple[str, str], Access] = {
         LOGIN, FORBIDDEN, FORBIDDEN, ROSTER, someone_to_deactivate
     ),
     ("GET", "/console/calendar"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", "/console/calendar/shifts"): Access(LOGIN, FORBIDDEN, FORBIDDEN, CALENDAR, shift_form),
+    ("POST", "/console/calendar/shifts/<int:shift_id>/cancel"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, CALENDAR, sams_occurrence
+    ),
     ("GET", "/console/audit"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
     # Twilio's webhooks: the signature is the only credential; sessions and tokens are not.
     ("POST", "/twilio/messages"): Access(

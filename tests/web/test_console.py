@@ -324,3 +324,92 @@ def test_the_audit_log_is_read_only(helpline: Helpline) -> None:
     token = csrf_token(helpline.client, "/console/audit")
     answer = helpline.client.post("/console/audit", data={"csrf_token": token})
     assert answer.status_code == 405
+
+
+def test_a_weekly_shift_added_on_the_calendar_covers_that_hour_every_week(
+    helpline: Helpline,
+) -> None:
+    sam = helpline.supporter("Sam Rivers", on_shift=False, max_conversations=4)
+    casey(helpline)
+    monday = week_start(datetime.now(UTC).date()) + timedelta(days=7)
+    form = {
+        "supporter_id": str(sam.id),
+        "day": (monday + timedelta(days=2)).isoformat(),
+        "starts": "18:00",
+        "ends": "22:00",
+        "repeat": "weekly",
+    }
+    answer = post_form(helpline.client, "/console/calendar/shifts", form, "/console/calendar")
+    assert answer.status_code == 302
+    assert f"week={monday.isoformat()}" in answer.headers["Location"]
+    for week in (monday, monday + timedelta(days=7)):
+        html = page(helpline.client, f"/console/calendar?week={week.isoformat()}")
+        wednesday = (week + timedelta(days=2)).isoformat()
+        capacities = dict(re.findall(r'data-cell="([^"]+)" data-capacity="(\d+)"', html))
+        assert [h for h in range(24) if capacities[f"{wednesday}T{h:02d}"] == "4"] == [
+            18,
+            19,
+            20,
+            21,
+        ]
+
+
+def test_a_shift_past_midnight_ends_the_next_day(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers", on_shift=False)
+    casey(helpline)
+    day = week_start(datetime.now(UTC).date()) + timedelta(days=7)
+    form = {"supporter_id": str(sam.id), "day": day.isoformat(), "starts": "22:00", "ends": "02:00"}
+    post_form(helpline.client, "/console/calendar/shifts", form, "/console/calendar")
+    found = shifts.list_occurrences(
+        helpline.db,
+        datetime(day.year, day.month, day.day, tzinfo=UTC),
+        datetime.max.replace(tzinfo=UTC),
+    )
+    assert [(o.ends_at - o.starts_at) for o in found] == [timedelta(hours=4)]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"supporter_id": ""}, {"starts": "25:00"}, {"repeat": "hourly"}, {"supporter_id": "99999"}],
+)
+def test_a_shift_without_a_supporter_or_a_sound_time_is_a_400(
+    helpline: Helpline, change: dict[str, str]
+) -> None:
+    sam = helpline.supporter("Sam Rivers", on_shift=False)
+    casey(helpline)
+    form = {"supporter_id": str(sam.id), "day": "2026-03-02", "starts": "09:00", "ends": "12:00"}
+    answer = post_form(
+        helpline.client, "/console/calendar/shifts", {**form, **change}, "/console/calendar"
+    )
+    assert answer.status_code == 400
+    assert "Choose a supporter" in answer.get_data(as_text=True)
+    assert (
+        shifts.list_occurrences(
+            helpline.db, datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC)
+        )
+        == []
+    )
+
+
+def test_cancelling_one_occurrence_leaves_the_rest_of_the_series(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers", on_shift=False)
+    monday = week_start(datetime.now(UTC).date()) + timedelta(days=7)
+    start = datetime(monday.year, monday.month, monday.day, 9, tzinfo=UTC)
+    shift = shifts.create_shift(
+        helpline.db, sam.id, start, start + timedelta(hours=3), "FREQ=DAILY"
+    )
+    helpline.db.commit()
+    casey(helpline)
+    tuesday = start + timedelta(days=1)
+    path = f"/console/calendar/shifts/{shift.id}/cancel"
+    answer = post_form(
+        helpline.client, path, {"occurrence": tuesday.isoformat()}, "/console/calendar"
+    )
+    assert answer.status_code == 302
+    helpline.look_again()
+    week = shifts.list_occurrences(helpline.db, start, start + timedelta(days=7))
+    assert [o.starts_at.date() for o in week] == [
+        (start + timedelta(days=d)).date() for d in (0, 2, 3, 4, 5, 6)
+    ]
+    wrong = post_form(helpline.client, path, {"occurrence": "yesterday"}, "/console/calendar")
+    assert wrong.status_code == 400

@@ -4,6 +4,7 @@ and is handed to a supporter from the board."""
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -68,3 +69,42 @@ def test_a_coordinator_reassigns_a_queued_conversation_from_the_live_board(
     while not any("connected with Sam" in m["Body"] for m in fake_twilio.to(texter.number)):
         assert time.monotonic() < deadline, [m["Body"] for m in fake_twilio.to(texter.number)]
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("service", [1], indirect=True, ids=["one-web"])
+def test_a_new_supporter_with_a_weekly_shift_changes_the_coverage(
+    browser: Browser, service: Service, db: Session
+) -> None:
+    casey = on_shift(db, "Casey Lee", role="coordinator", status="away")
+    base = service.urls[0]
+    page = signed_in(browser, base, casey)
+    page.goto(base + "/console/roster")
+    page.fill("#name", "Noor Haddad")
+    page.fill("#email", "noor@example.org")
+    page.fill("#password", "first-pass-123")
+    page.fill("#skills", "crisis")
+    page.fill("#max_conversations", "4")
+    page.click("button:has-text('Add')")
+    expect(page.locator("table.roster")).to_contain_text("Noor Haddad")
+
+    page.goto(base + "/console/calendar")
+    monday = page.locator("#shift-day").input_value()
+    wednesday = (date.fromisoformat(monday) + timedelta(days=2)).isoformat()
+    cell = page.locator(f"[data-cell='{wednesday}T19']")
+    expect(cell).to_have_attribute("data-capacity", "0")
+    expect(cell).to_contain_text("no crisis")
+    page.select_option("#shift-supporter", label="Noor Haddad")
+    page.fill("#shift-day", wednesday)
+    page.fill("#shift-starts", "18:00")
+    page.fill("#shift-ends", "22:00")
+    page.select_option("#shift-repeat", "weekly")
+    page.click("button:has-text('Add shift')")
+    expect(page.locator(".notice")).to_contain_text("Shift added for Noor Haddad")
+    expect(cell).to_have_attribute("data-capacity", "4")
+    expect(cell).not_to_contain_text("no crisis")
+    screenshot(page, "console-calendar")
+
+    page.click("text=Next week →")
+    later = (date.fromisoformat(wednesday) + timedelta(days=7)).isoformat()
+    expect(page.locator(f"[data-cell='{later}T21']")).to_have_attribute("data-capacity", "4")
+    expect(page.locator(f"[data-cell='{later}T22']")).to_have_attribute("data-capacity", "0")

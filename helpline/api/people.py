@@ -25,7 +25,7 @@ from helpline.api import (
 )
 from helpline.models import Shift, User
 from helpline.services import settings as settings_service
-from helpline.services import shifts, snapshots, users, web_sessions
+from helpline.services import shifts, snapshots, users
 from workers import queues
 
 
@@ -141,9 +141,7 @@ def patch_supporter(user_id: int) -> Response:
     except users.UserError as exc:
         raise fail(400, str(exc)) from exc
     if was_active and not user.is_active:
-        # Deactivated: signed out everywhere at once, and their conversations handed on.
-        web_sessions.revoke_everything(session, user.id, web.now())
-        user.status = "offline"
+        users.deactivate(session, user, web.now())  # and their conversations handed on
     session.commit()
     queues.apply_handoff_rules(web.redis())
     return jsonify(render_user(user))

@@ -79,3 +79,18 @@ def entries(
     if conversation_id is not None:
         query = query.where(AuditEntry.conversation_id == conversation_id)
     return list(session.scalars(query.limit(limit)))
+
+
+ACTIONS = (VIEWED, ACTED, DENIED, LISTED, PURGED, ERASED, BLOCKED, UNBLOCKED)
+
+
+def recent(
+    session: Session, conversation_id: int | None, action: str | None, limit: int
+) -> list[AuditEntry]:
+    """The newest entries first, narrowed to a conversation and/or an action."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if conversation_id is not None:
+        query = query.where(AuditEntry.conversation_id == conversation_id)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    return list(session.scalars(query.limit(limit)))

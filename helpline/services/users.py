@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from helpline.models import ApiToken, User
+from helpline.services import web_sessions
 
 ROLES = ("supporter", "coordinator")
 STATUSES = ("available", "away", "offline")
@@ -196,3 +197,12 @@ def set_status(user: User, status: str, now: datetime) -> None:
     if status not in STATUSES:
         raise UserError("status must be available, away or offline")
     user.status = status
+
+
+def deactivate(session: Session, user: User, now: datetime) -> None:
+    """Deactivated: signed out everywhere at once and set offline, so the handoff rules hand
+    their conversations on."""
+    user.is_active = False
+    web_sessions.revoke_everything(session, user.id, now)
+    user.status = "offline"
+    session.flush()

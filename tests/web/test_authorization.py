@@ -131,12 +131,42 @@ def short_streams(w: World, fresh: bool) -> Call:
     return Call()
 
 
+def reassign_to_ivy(w: World, fresh: bool) -> Call:
+    """Sam's conversation, handed to Ivy by whoever may."""
+    return Call({"conversation_id": w.conversation(fresh)}, form={"supporter_id": str(w.ivy.id)})
+
+
+def new_person_form(w: World, fresh: bool) -> Call:
+    name = fresh_name()
+    return Call(form={"email": f"{name}@example.org", "name": name, "password": PASSWORD})
+
+
+def someone_to_deactivate(w: World, fresh: bool) -> Call:
+    """A supporter made for the purpose (deactivating Sam would end the walk)."""
+    person = w.helpline.supporter(fresh_name(), on_shift=False)
+    return Call({"user_id": person.id}, form={})
+
+
+def shift_form(w: World, fresh: bool) -> Call:
+    day = w.tomorrow().date().isoformat()
+    return Call(
+        form={"supporter_id": str(w.ivy.id), "day": day, "starts": "06:00", "ends": "07:00"}
+    )
+
+
+def sams_occurrence(w: World, fresh: bool) -> Call:
+    return Call({"shift_id": w.shift(True)}, form={"occurrence": w.tomorrow().isoformat()})
+
+
 API = "/api/v1"
 CONVERSATION = API + "/conversations/<int:conversation_id>"
 SHIFT = API + "/shifts/<int:shift_id>"
 SUPPORTER = API + "/supporters/<int:user_id>"
 PROGRAM = API + "/programs/<int:program_id>"
 THREAD_PAGE = "/inbox/conversations/<int:conversation_id>"
+REASSIGN = "/console/conversations/<int:conversation_id>/reassign"
+CONSOLE, ROSTER = redirect("/console"), redirect("/console/roster")
+CALENDAR = redirect("/console/calendar")
 
 #         anonymous  supporter  other      coordinator  what to send
 ROUTES: dict[tuple[str, str], Access] = {
@@ -244,6 +274,21 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/static/<path:filename>"): Access(
         OK, OK, OK, OK, lambda w, fresh: Call({"filename": "helpline.css"})
     ),
+    # The coordinator console: strangers sign in first, supporters are refused.
+    ("GET", "/console"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("GET", REASSIGN): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK, conversation()),
+    ("POST", REASSIGN): Access(LOGIN, FORBIDDEN, FORBIDDEN, CONSOLE, reassign_to_ivy),
+    ("GET", "/console/roster"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", "/console/roster"): Access(LOGIN, FORBIDDEN, FORBIDDEN, ROSTER, new_person_form),
+    ("POST", "/console/roster/<int:user_id>/deactivate"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, ROSTER, someone_to_deactivate
+    ),
+    ("GET", "/console/calendar"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", "/console/calendar/shifts"): Access(LOGIN, FORBIDDEN, FORBIDDEN, CALENDAR, shift_form),
+    ("POST", "/console/calendar/shifts/<int:shift_id>/cancel"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, CALENDAR, sams_occurrence
+    ),
+    ("GET", "/console/audit"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
     # Twilio's webhooks: the signature is the only credential; sessions and tokens are not.
     ("POST", "/twilio/messages"): Access(
         UNSIGNED,

@@ -23,7 +23,7 @@ from helpline import web
 from helpline.auth import current_user, login_required
 from helpline.live import feed
 from helpline.models import Conversation, User
-from helpline.services import assignment, handoffs, inbox, outbound, users
+from helpline.services import assignment, handoffs, inbox, outbound, pulling, shifts, users
 from helpline.services.texters import alias
 from routing.channel import reply_window_closes_at
 from workers import queues
@@ -57,12 +57,22 @@ def _live_url() -> str:
 @login_required
 def index() -> str:
     live_url = None if _is_htmx() else _live_url()
-    rows = inbox.my_conversations(web.db(), current_user())
-    offers = inbox.offered_to(web.db(), current_user())
-    context = {"rows": rows, "offers": offers, "current": request.args.get("current", type=int)}
+    context = _list_context(request.args.get("current", type=int))
     if _is_htmx():
         return render_template("inbox/_list.html", **context)
     return render_template("inbox/index.html", live_url=live_url, **context)
+
+
+def _list_context(current: int | None) -> dict[str, object]:
+    """What the list of my conversations shows, with my shift clock and the pull button."""
+    session, me = web.db(), current_user()
+    return {
+        "rows": inbox.my_conversations(session, me),
+        "offers": inbox.offered_to(session, me),
+        "current": current,
+        "clock": shifts.shift_clock(session, me, web.now()),
+        "has_room": pulling.has_room(session, me),
+    }
 
 
 def _thread_page(convo: Conversation, **context: object) -> str:
@@ -78,14 +88,11 @@ def _thread_page(convo: Conversation, **context: object) -> str:
     if _is_htmx():
         return render_template("inbox/_thread.html", refreshing=True, **thread)
     live_url = _live_url()
-    me = current_user()
     return render_template(
         "inbox/thread.html",
         live_url=live_url,
-        rows=inbox.my_conversations(web.db(), me),
-        offers=inbox.offered_to(web.db(), me),
-        current=convo.id,
-        transfer_choices=inbox.transfer_choices(web.db(), me),
+        transfer_choices=inbox.transfer_choices(web.db(), current_user()),
+        **_list_context(convo.id),
         **thread,
         **context,
     )
@@ -172,6 +179,24 @@ def status() -> Response:
     elif me.status == "offline":
         queues.apply_handoff_rules(web.redis())
     return redirect(url_for(".index"))
+
+
+@bp.post("/help")
+@login_required
+def help_another() -> Response:
+    """The pull model: give me the most urgent waiting texter I may take, if any."""
+    me = current_user()
+    if not pulling.has_room(web.db(), me):
+        flash("You have no room for another conversation (or are not available).")
+        return redirect(url_for(".index"))
+    pulled = pulling.pull(web.db(), me, web.now())
+    if pulled.conversation is None:
+        web.db().rollback()
+        flash("Nobody is waiting that you can take right now.")
+        return redirect(url_for(".index"))
+    web.db().commit()
+    queues.send_texts(web.redis(), [t.id for t in pulled.texts])
+    return redirect(url_for(".conversation", conversation_id=pulled.conversation.id))
 
 
 @bp.post("/conversations/<int:conversation_id>/accept")

@@ -228,6 +228,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/inbox/status"): Access(
         LOGIN, INBOX, INBOX, INBOX, lambda w, fresh: Call(form={"status": "available"})
     ),
+    # "Help another texter": nobody waits in the walk's world, so each is told so at /inbox.
+    ("POST", "/inbox/help"): Access(LOGIN, INBOX, INBOX, INBOX, lambda w, fresh: Call(form={})),
     ("GET", THREAD_PAGE): Access(LOGIN, OK, NOT_FOUND, OK, conversation()),
     ("POST", THREAD_PAGE + "/reply"): Access(
         LOGIN, THREAD, NOT_FOUND, FORBIDDEN, conversation_form(body="hi")

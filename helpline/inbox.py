@@ -72,6 +72,7 @@ def _list_context(current: int | None) -> dict[str, object]:
         "current": current,
         "clock": shifts.shift_clock(session, me, web.now()),
         "has_room": pulling.has_room(session, me),
+        "now": web.now(),
     }
 
 
@@ -122,7 +123,10 @@ def _held(conversation_id: int, coordinators: bool) -> Conversation:
 @bp.get("/conversations/<int:conversation_id>")
 @login_required
 def conversation(conversation_id: int) -> Response:
-    response = Response(_thread_page(_visible(conversation_id)), mimetype="text/html")
+    convo = _visible(conversation_id)
+    if inbox.mark_seen(convo, current_user()):
+        web.db().commit()
+    response = Response(_thread_page(convo), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -194,6 +194,9 @@ class Conversation(Base):
     )
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The newest text the holder has had on screen: texts after it are unread. Not a foreign
+    # key: an erased text leaves the mark where it was. Cleared when someone new holds it.
+    seen_message_id: Mapped[int | None] = mapped_column()
 
     texter: Mapped[Texter] = relationship()
     supporter: Mapped[User | None] = relationship(foreign_keys=[supporter_id])

@@ -16,6 +16,8 @@ class Row:
     conversation: Conversation
     last_text: Message | None
     waiting_on_me: bool  # the texter wrote last
+    unread: int = 0  # texts from the texter since the holder last had the thread open
+    waiting_since: datetime | None = None  # the texter's first text since the last reply
 
 
 @dataclass(frozen=True)
@@ -34,18 +36,45 @@ def my_conversations(session: Session, user: User) -> list[Row]:
             Conversation.supporter_id == user.id, Conversation.status == "active"
         )
     ).all()
-    rows = []
-    for convo in convos:
-        last = _last_said(convo)
-        rows.append(Row(convo, last, bool(last and last.direction == "in")))
+    rows = [_row(convo) for convo in convos]
     return sorted(
         rows,
         key=lambda r: (
             r.conversation.priority != "urgent",
             not r.waiting_on_me,
-            r.conversation.last_inbound_at or r.conversation.created_at,
+            r.waiting_since or r.conversation.last_inbound_at or r.conversation.created_at,
         ),
     )
+
+
+def _row(convo: Conversation) -> Row:
+    last = _last_said(convo)
+    seen = convo.seen_message_id or 0
+    unread = sum(1 for m in convo.messages if m.direction == "in" and m.id > seen)
+    return Row(convo, last, bool(last and last.direction == "in"), unread, _waiting_since(convo))
+
+
+def _waiting_since(convo: Conversation) -> datetime | None:
+    """When the texter started waiting for a person's reply: their first text after the
+    last one a supporter wrote; None when a supporter spoke last."""
+    since = None
+    for message in convo.messages:
+        if message.direction == "in":
+            since = since or message.created_at
+        elif message.author_id is not None:
+            since = None
+    return since
+
+
+def mark_seen(convo: Conversation, user: User) -> bool:
+    """The holder has the thread on screen: its texts so far are read. True if it changed."""
+    if convo.supporter_id != user.id or not convo.messages:
+        return False
+    newest = max(m.id for m in convo.messages)
+    if convo.seen_message_id == newest:
+        return False
+    convo.seen_message_id = newest
+    return True
 
 
 def _last_said(convo: Conversation) -> Message | None:

@@ -23,7 +23,7 @@ from helpline import web
 from helpline.auth import current_user, login_required
 from helpline.live import feed
 from helpline.models import Conversation, User
-from helpline.services import assignment, handoffs, inbox, outbound, pulling, shifts, users
+from helpline.services import assignment, audit, handoffs, inbox, outbound, pulling, shifts, users
 from helpline.services.texters import alias
 from routing.channel import reply_window_closes_at
 from workers import queues
@@ -92,11 +92,34 @@ def _thread_page(convo: Conversation, **context: object) -> str:
     return render_template(
         "inbox/thread.html",
         live_url=live_url,
+        handoff_note=inbox.handoff_note(convo, current_user()),
+        earlier=_earlier(convo),
         transfer_choices=inbox.transfer_choices(web.db(), current_user()),
         **_list_context(convo.id),
         **thread,
         **context,
     )
+
+
+def _earlier(convo: Conversation) -> list[Conversation]:
+    """The texter's earlier conversations, read-only, for the holder and coordinators; each
+    one shown is written to the audit log as a view of that conversation."""
+    me = current_user()
+    if not inbox.may_see_earlier(convo, me):
+        return []
+    earlier = inbox.earlier_conversations(web.db(), convo)
+    for old in earlier:
+        audit.record(
+            web.db(),
+            audit.VIEWED,
+            web.now(),
+            conversation_id=old.id,
+            actor_id=me.id,
+            detail={"shown_with": convo.id},
+        )
+    if earlier:
+        web.db().commit()
+    return earlier
 
 
 def _visible(conversation_id: int) -> Conversation:

@@ -125,3 +125,38 @@ def transfer_choices(session: Session, user: User) -> TransferChoices:
     ).all()
     skills = sorted({skill for person in people for skill in person.skills} | set(user.skills))
     return TransferChoices(list(people), skills)
+
+
+EARLIER_SHOWN = 3  # the texter's most recent closed conversations shown under a thread
+_NOTE_KINDS = ("transferred", "handed_off", "offered", "assigned", "note")
+
+
+def handoff_note(convo: Conversation, reader: User) -> ConversationEvent | None:
+    """The newest note left on the conversation by someone else when it changed hands (or
+    as a staff note): shown first to whoever holds it now."""
+    for event in reversed(convo.events):
+        if event.kind in _NOTE_KINDS and event.note and event.actor_id != reader.id:
+            return event
+    return None
+
+
+def may_see_earlier(convo: Conversation, user: User) -> bool:
+    """Earlier conversations with the texter are shown to the holder and to coordinators;
+    not to a supporter merely offered the conversation, who has not taken it on yet."""
+    return user.role == "coordinator" or convo.supporter_id == user.id
+
+
+def earlier_conversations(session: Session, convo: Conversation) -> list[Conversation]:
+    """The same texter's most recent closed conversations, newest first."""
+    return list(
+        session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.texter_id == convo.texter_id,
+                Conversation.id != convo.id,
+                Conversation.status == "closed",
+            )
+            .order_by(Conversation.id.desc())
+            .limit(EARLIER_SHOWN)
+        )
+    )

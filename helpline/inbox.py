@@ -23,7 +23,17 @@ from helpline import web
 from helpline.auth import current_user, login_required
 from helpline.live import feed
 from helpline.models import Conversation, User
-from helpline.services import assignment, audit, handoffs, inbox, outbound, pulling, shifts, users
+from helpline.services import (
+    assignment,
+    audit,
+    canned,
+    handoffs,
+    inbox,
+    outbound,
+    pulling,
+    shifts,
+    users,
+)
 from helpline.services.texters import alias
 from routing.channel import reply_window_closes_at
 from workers import queues
@@ -93,6 +103,9 @@ def _thread_page(convo: Conversation, **context: object) -> str:
         "inbox/thread.html",
         live_url=live_url,
         handoff_note=inbox.handoff_note(convo, current_user()),
+        canned_responses=[
+            (r.title, canned.fill(r.body, current_user())) for r in canned.all_responses(web.db())
+        ],
         earlier=_earlier(convo),
         transfer_choices=inbox.transfer_choices(web.db(), current_user()),
         **_list_context(convo.id),

@@ -89,6 +89,8 @@ def _list_context(current: int | None) -> dict[str, object]:
 def _thread_page(convo: Conversation, **context: object) -> str:
     """The thread with its actions and my other conversations, or only the thread when htmx
     refreshes it."""
+    earlier = [] if _is_htmx() else _earlier(convo)
+    _note_reading(convo, earlier)
     closes = reply_window_closes_at(convo.channel, convo.last_inbound_at)
     thread = {
         "convo": convo,
@@ -106,7 +108,7 @@ def _thread_page(convo: Conversation, **context: object) -> str:
         canned_responses=[
             (r.title, canned.fill(r.body, current_user())) for r in canned.all_responses(web.db())
         ],
-        earlier=_earlier(convo),
+        earlier=earlier,
         transfer_choices=inbox.transfer_choices(web.db(), current_user()),
         **_list_context(convo.id),
         **thread,
@@ -115,24 +117,34 @@ def _thread_page(convo: Conversation, **context: object) -> str:
 
 
 def _earlier(convo: Conversation) -> list[Conversation]:
-    """The texter's earlier conversations, read-only, for the holder and coordinators; each
-    one shown is written to the audit log as a view of that conversation."""
-    me = current_user()
-    if not inbox.may_see_earlier(convo, me):
+    """The texter's earlier conversations, read only, for the holder and coordinators."""
+    if not inbox.may_see_earlier(convo, current_user()):
         return []
-    earlier = inbox.earlier_conversations(web.db(), convo)
-    for old in earlier:
-        audit.record(
-            web.db(),
-            audit.VIEWED,
-            web.now(),
-            conversation_id=old.id,
-            actor_id=me.id,
-            detail={"shown_with": convo.id},
-        )
-    if earlier:
-        web.db().commit()
-    return earlier
+    return inbox.earlier_conversations(web.db(), convo)
+
+
+def _note_reading(convo: Conversation, earlier: list[Conversation]) -> None:
+    """The holder has the thread's texts on screen (unread counts drop), and each earlier
+    conversation shown is an audited view. Written apart from the request's session, as the
+    audit hook does: SQLite cannot turn a read begun while rendering into a write."""
+    me = current_user()
+    newest = inbox.newest_unseen(convo, me)
+    if newest is None and not earlier:
+        return
+    earlier_ids, convo_id = [old.id for old in earlier], convo.id
+    web.db().rollback()
+    with web.resources().sessions() as session, session.begin():
+        if newest is not None:
+            inbox.mark_seen(session, convo_id, me.id, newest)
+        for old_id in earlier_ids:
+            audit.record(
+                session,
+                audit.VIEWED,
+                web.now(),
+                conversation_id=old_id,
+                actor_id=me.id,
+                detail={"shown_with": convo_id},
+            )
 
 
 def _visible(conversation_id: int) -> Conversation:
@@ -159,10 +171,7 @@ def _held(conversation_id: int, coordinators: bool) -> Conversation:
 @bp.get("/conversations/<int:conversation_id>")
 @login_required
 def conversation(conversation_id: int) -> Response:
-    convo = _visible(conversation_id)
-    if inbox.mark_seen(convo, current_user()):
-        web.db().commit()
-    response = Response(_thread_page(convo), mimetype="text/html")
+    response = Response(_thread_page(_visible(conversation_id)), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
 

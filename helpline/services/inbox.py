@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from helpline.models import Conversation, ConversationEvent, Message, User
@@ -66,15 +66,21 @@ def _waiting_since(convo: Conversation) -> datetime | None:
     return since
 
 
-def mark_seen(convo: Conversation, user: User) -> bool:
-    """The holder has the thread on screen: its texts so far are read. True if it changed."""
+def newest_unseen(convo: Conversation, user: User) -> int | None:
+    """The newest text's id when `user` holds `convo` and has not had it on screen yet."""
     if convo.supporter_id != user.id or not convo.messages:
-        return False
+        return None
     newest = max(m.id for m in convo.messages)
-    if convo.seen_message_id == newest:
-        return False
-    convo.seen_message_id = newest
-    return True
+    return None if convo.seen_message_id == newest else newest
+
+
+def mark_seen(session: Session, conversation_id: int, user_id: int, message_id: int) -> None:
+    """The holder has had texts up to `message_id` on screen (only while they hold it)."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.supporter_id == user_id)
+        .values(seen_message_id=message_id)
+    )
 
 
 def _last_said(convo: Conversation) -> Message | None:

@@ -131,18 +131,19 @@ def _note_reading(convo: Conversation, earlier: list[Conversation]) -> None:
     newest = inbox.newest_unseen(convo, me)
     if newest is None and not earlier:
         return
-    earlier_ids, convo_id = [old.id for old in earlier], convo.id
+    # Read every id first: touching a row after the rollback would begin a new transaction.
+    earlier_ids, convo_id, me_id = [old.id for old in earlier], convo.id, me.id
     web.db().rollback()
     with web.resources().sessions() as session, session.begin():
         if newest is not None:
-            inbox.mark_seen(session, convo_id, me.id, newest)
+            inbox.mark_seen(session, convo_id, me_id, newest)
         for old_id in earlier_ids:
             audit.record(
                 session,
                 audit.VIEWED,
                 web.now(),
                 conversation_id=old_id,
-                actor_id=me.id,
+                actor_id=me_id,
                 detail={"shown_with": convo_id},
             )
 

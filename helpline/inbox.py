@@ -23,7 +23,17 @@ from helpline import web
 from helpline.auth import current_user, login_required
 from helpline.live import feed
 from helpline.models import Conversation, User
-from helpline.services import assignment, handoffs, inbox, outbound, users
+from helpline.services import (
+    assignment,
+    audit,
+    canned,
+    handoffs,
+    inbox,
+    outbound,
+    pulling,
+    shifts,
+    users,
+)
 from helpline.services.texters import alias
 from routing.channel import reply_window_closes_at
 from workers import queues
@@ -57,17 +67,30 @@ def _live_url() -> str:
 @login_required
 def index() -> str:
     live_url = None if _is_htmx() else _live_url()
-    rows = inbox.my_conversations(web.db(), current_user())
-    offers = inbox.offered_to(web.db(), current_user())
-    context = {"rows": rows, "offers": offers, "current": request.args.get("current", type=int)}
+    context = _list_context(request.args.get("current", type=int))
     if _is_htmx():
         return render_template("inbox/_list.html", **context)
     return render_template("inbox/index.html", live_url=live_url, **context)
 
 
+def _list_context(current: int | None) -> dict[str, object]:
+    """What the list of my conversations shows, with my shift clock and the pull button."""
+    session, me = web.db(), current_user()
+    return {
+        "rows": inbox.my_conversations(session, me),
+        "offers": inbox.offered_to(session, me),
+        "current": current,
+        "clock": shifts.shift_clock(session, me, web.now()),
+        "has_room": pulling.has_room(session, me),
+        "now": web.now(),
+    }
+
+
 def _thread_page(convo: Conversation, **context: object) -> str:
     """The thread with its actions and my other conversations, or only the thread when htmx
     refreshes it."""
+    earlier = [] if _is_htmx() else _earlier(convo)
+    _note_reading(convo, earlier)
     closes = reply_window_closes_at(convo.channel, convo.last_inbound_at)
     thread = {
         "convo": convo,
@@ -78,17 +101,51 @@ def _thread_page(convo: Conversation, **context: object) -> str:
     if _is_htmx():
         return render_template("inbox/_thread.html", refreshing=True, **thread)
     live_url = _live_url()
-    me = current_user()
     return render_template(
         "inbox/thread.html",
         live_url=live_url,
-        rows=inbox.my_conversations(web.db(), me),
-        offers=inbox.offered_to(web.db(), me),
-        current=convo.id,
-        transfer_choices=inbox.transfer_choices(web.db(), me),
+        handoff_note=inbox.handoff_note(convo, current_user()),
+        canned_responses=[
+            (r.title, canned.fill(r.body, current_user())) for r in canned.all_responses(web.db())
+        ],
+        earlier=earlier,
+        transfer_choices=inbox.transfer_choices(web.db(), current_user()),
+        **_list_context(convo.id),
         **thread,
         **context,
     )
+
+
+def _earlier(convo: Conversation) -> list[Conversation]:
+    """The texter's earlier conversations, read only, for the holder and coordinators."""
+    if not inbox.may_see_earlier(convo, current_user()):
+        return []
+    return inbox.earlier_conversations(web.db(), convo)
+
+
+def _note_reading(convo: Conversation, earlier: list[Conversation]) -> None:
+    """The holder has the thread's texts on screen (unread counts drop), and each earlier
+    conversation shown is an audited view. Written apart from the request's session, as the
+    audit hook does: SQLite cannot turn a read begun while rendering into a write."""
+    me = current_user()
+    newest = inbox.newest_unseen(convo, me)
+    if newest is None and not earlier:
+        return
+    # Read every id first: touching a row after the rollback would begin a new transaction.
+    earlier_ids, convo_id, me_id = [old.id for old in earlier], convo.id, me.id
+    web.db().rollback()
+    with web.resources().sessions() as session, session.begin():
+        if newest is not None:
+            inbox.mark_seen(session, convo_id, me_id, newest)
+        for old_id in earlier_ids:
+            audit.record(
+                session,
+                audit.VIEWED,
+                web.now(),
+                conversation_id=old_id,
+                actor_id=me_id,
+                detail={"shown_with": convo_id},
+            )
 
 
 def _visible(conversation_id: int) -> Conversation:
@@ -172,6 +229,24 @@ def status() -> Response:
     elif me.status == "offline":
         queues.apply_handoff_rules(web.redis())
     return redirect(url_for(".index"))
+
+
+@bp.post("/help")
+@login_required
+def help_another() -> Response:
+    """The pull model: give me the most urgent waiting texter I may take, if any."""
+    me = current_user()
+    if not pulling.has_room(web.db(), me):
+        flash("You have no room for another conversation (or are not available).")
+        return redirect(url_for(".index"))
+    pulled = pulling.pull(web.db(), me, web.now())
+    if pulled.conversation is None:
+        web.db().rollback()
+        flash("Nobody is waiting that you can take right now.")
+        return redirect(url_for(".index"))
+    web.db().commit()
+    queues.send_texts(web.redis(), [t.id for t in pulled.texts])
+    return redirect(url_for(".conversation", conversation_id=pulled.conversation.id))
 
 
 @bp.post("/conversations/<int:conversation_id>/accept")

@@ -194,6 +194,9 @@ class Conversation(Base):
     )
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The newest text the holder has had on screen: texts after it are unread. Not a foreign
+    # key: an erased text leaves the mark where it was. Cleared when someone new holds it.
+    seen_message_id: Mapped[int | None] = mapped_column()
 
     texter: Mapped[Texter] = relationship()
     supporter: Mapped[User | None] = relationship(foreign_keys=[supporter_id])
@@ -314,3 +317,15 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+class CannedResponse(Base):
+    """A reply coordinators wrote once for supporters to reuse; `{supporter_first_name}` in
+    the body becomes the name of the supporter sending it."""
+
+    __tablename__ = "canned_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

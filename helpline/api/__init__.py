@@ -121,6 +121,7 @@ def get_or_404(model: type[Any], ident: int) -> Any:
 from helpline.api import (  # noqa: E402,F401
     audit,
     blocking,
+    canned,
     conversations,
     jobs,
     openapi,

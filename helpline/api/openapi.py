@@ -148,6 +148,20 @@ def paths() -> dict[str, Any]:
             patch=op("Change a program", "Program", body="ProgramChanges", errors=conflict),
             delete=op("Delete a program", None, "204"),
         ),
+        "/canned-responses": {
+            "get": op("Canned responses (any signed-in user)", "CannedResponses", errors=SIGNED_IN),
+            "post": op(
+                "Create a canned response ({supporter_first_name} is filled in when used)",
+                "CannedResponse",
+                "201",
+                "NewCannedResponse",
+                COORDINATORS,
+            ),
+        },
+        "/canned-responses/{id}": with_id(
+            patch=op("Change a canned response", "CannedResponse", body="CannedResponseChanges"),
+            delete=op("Delete a canned response", None, "204"),
+        ),
         "/queue": {
             "get": op("Waiting conversations in serving order", "Queue", errors=COORDINATORS)
         },

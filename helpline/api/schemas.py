@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from helpline.db import MAX_INTEGER
-from helpline.services import intake, programs, users
+from helpline.services import canned, intake, programs, users
 from helpline.services import settings as settings_service
 
 NOT_BLANK = f"[^{users.WHITESPACE}]"  # unanchored: one character somewhere that is not a space
@@ -143,6 +143,12 @@ def requests() -> dict[str, Schema]:
             until=null_or(TIME),
         ),
         "Note": obj("note", note=text(2000)),
+        "NewCannedResponse": closed(
+            obj("title", "body", title=text(canned.MAX_TITLE), body=text(canned.MAX_BODY))
+        ),
+        "CannedResponseChanges": closed(
+            obj(title=text(canned.MAX_TITLE), body=text(canned.MAX_BODY))
+        ),
         "NewProgram": closed(obj("name", **_program_fields())),
         "ProgramChanges": closed(obj(**_program_fields())),
     }
@@ -271,6 +277,10 @@ def answers() -> dict[str, Schema]:
             texts={"type": "object", "additionalProperties": STRING},
         ),
         "Programs": page_of("Program"),
+        "CannedResponse": obj(
+            "id", "title", "body", "updated_at", id=ID, title=STRING, body=STRING, updated_at=TIME
+        ),
+        "CannedResponses": page_of("CannedResponse"),
         "QueueEntry": obj(
             "id",
             "priority",

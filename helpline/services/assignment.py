@@ -174,6 +174,7 @@ def assign(
     convo.offered_to_id = convo.offered_at = None
     convo.assigned_at = now
     convo.first_reply_at = convo.last_reply_at = convo.nudged_at = None
+    convo.seen_message_id = None  # everything is new to the new holder
     convo.last_activity_at = now
     supporter.last_assigned_at = now
     _record(

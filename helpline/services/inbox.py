@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from helpline.models import Conversation, ConversationEvent, Message, User
@@ -16,6 +16,8 @@ class Row:
     conversation: Conversation
     last_text: Message | None
     waiting_on_me: bool  # the texter wrote last
+    unread: int = 0  # texts from the texter since the holder last had the thread open
+    waiting_since: datetime | None = None  # the texter's first text since the last reply
 
 
 @dataclass(frozen=True)
@@ -34,17 +36,50 @@ def my_conversations(session: Session, user: User) -> list[Row]:
             Conversation.supporter_id == user.id, Conversation.status == "active"
         )
     ).all()
-    rows = []
-    for convo in convos:
-        last = _last_said(convo)
-        rows.append(Row(convo, last, bool(last and last.direction == "in")))
+    rows = [_row(convo) for convo in convos]
     return sorted(
         rows,
         key=lambda r: (
             r.conversation.priority != "urgent",
             not r.waiting_on_me,
-            r.conversation.last_inbound_at or r.conversation.created_at,
+            r.waiting_since or r.conversation.last_inbound_at or r.conversation.created_at,
         ),
+    )
+
+
+def _row(convo: Conversation) -> Row:
+    last = _last_said(convo)
+    seen = convo.seen_message_id or 0
+    unread = sum(1 for m in convo.messages if m.direction == "in" and m.id > seen)
+    return Row(convo, last, bool(last and last.direction == "in"), unread, _waiting_since(convo))
+
+
+def _waiting_since(convo: Conversation) -> datetime | None:
+    """When the texter started waiting for a person's reply: their first text after the
+    last one a supporter wrote; None when a supporter spoke last."""
+    since = None
+    for message in convo.messages:
+        if message.direction == "in":
+            since = since or message.created_at
+        elif message.author_id is not None:
+            since = None
+    return since
+
+
+def newest_unseen(convo: Conversation, user: User) -> int | None:
+    """The newest text's id when `user` holds `convo` and has not had it on screen yet."""
+    if convo.supporter_id != user.id or not convo.messages:
+        return None
+    newest = max(m.id for m in convo.messages)
+    return None if convo.seen_message_id == newest else newest
+
+
+def mark_seen(session: Session, conversation_id: int, user_id: int, message_id: int) -> None:
+    """The holder has had texts up to `message_id` on screen (only while they hold it)."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.supporter_id == user_id)
+        .values(seen_message_id=message_id)
     )
 
 
@@ -96,3 +131,38 @@ def transfer_choices(session: Session, user: User) -> TransferChoices:
     ).all()
     skills = sorted({skill for person in people for skill in person.skills} | set(user.skills))
     return TransferChoices(list(people), skills)
+
+
+EARLIER_SHOWN = 3  # the texter's most recent closed conversations shown under a thread
+_NOTE_KINDS = ("transferred", "handed_off", "offered", "assigned", "note")
+
+
+def handoff_note(convo: Conversation, reader: User) -> ConversationEvent | None:
+    """The newest note left on the conversation by someone else when it changed hands (or
+    as a staff note): shown first to whoever holds it now."""
+    for event in reversed(convo.events):
+        if event.kind in _NOTE_KINDS and event.note and event.actor_id != reader.id:
+            return event
+    return None
+
+
+def may_see_earlier(convo: Conversation, user: User) -> bool:
+    """Earlier conversations with the texter are shown to the holder and to coordinators;
+    not to a supporter merely offered the conversation, who has not taken it on yet."""
+    return user.role == "coordinator" or convo.supporter_id == user.id
+
+
+def earlier_conversations(session: Session, convo: Conversation) -> list[Conversation]:
+    """The same texter's most recent closed conversations, newest first."""
+    return list(
+        session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.texter_id == convo.texter_id,
+                Conversation.id != convo.id,
+                Conversation.status == "closed",
+            )
+            .order_by(Conversation.id.desc())
+            .limit(EARLIER_SHOWN)
+        )
+    )

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from helpline.models import Shift
+from helpline.models import Conversation, Shift, User
 from helpline.services.snapshots import shift_rules
-from routing.schedule import MAX_SHIFT_LENGTH, occurrences
+from routing.schedule import MAX_SHIFT_LENGTH, current_shift_end, occurrences
 
 
 class ShiftError(ValueError):
@@ -98,3 +98,34 @@ def move_occurrence(
     """One occurrence happens at another time: cancelled where it was, added where it goes."""
     cancel_occurrence(session, shift, occurrence)
     return create_shift(session, shift.supporter_id, starts_at, ends_at, None, shift.timezone)
+
+
+# A supporter is warned this long before their shift ends while conversations are still open.
+HEADS_UP = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class ShiftClock:
+    """Where a supporter stands in their shift at one moment."""
+
+    ends_at: datetime | None  # None: not on shift
+    left: timedelta | None
+    open_conversations: int
+
+    @property
+    def needs_heads_up(self) -> bool:
+        """The shift ends within HEADS_UP and someone is still talking to this supporter."""
+        return self.left is not None and self.left <= HEADS_UP and self.open_conversations > 0
+
+
+def shift_clock(session: Session, user: User, now: datetime) -> ShiftClock:
+    """The end of `user`'s current (merged) shift, the time left in it, and how many
+    conversations they still hold."""
+    rules = shift_rules(session.scalars(select(Shift).where(Shift.supporter_id == user.id)).all())
+    end = current_shift_end(rules, now)
+    held = session.scalar(
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.supporter_id == user.id, Conversation.status == "active")
+    )
+    return ShiftClock(end, None if end is None else end - now, int(held or 0))

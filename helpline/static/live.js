@@ -55,6 +55,7 @@
     if (inView) refresh(thread);
     if (NEW_WORK[notice.kind]) {
       announce(NEW_WORK[notice.kind]);
+      document.dispatchEvent(new CustomEvent("helpline:new-work", { detail: notice.kind }));
       if (document.hidden || !document.hasFocus()) {
         unseen += 1;
         showBadge();

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from helpline.models import Conversation
+from helpline.models import CannedResponse, Conversation, utcnow
+from helpline.services import canned
 from tests.processes import free_port
 from tests.support import Helpline
 
@@ -83,3 +84,47 @@ def test_ctrl_enter_sends_the_reply(thread_page: Page) -> None:
     thread_page.press("#body", "Control+Enter")
     reply = thread_page.locator("[data-live-thread] li.text.out").last
     expect(reply).to_contain_text("I'm here. Take your time.")
+
+
+def test_a_canned_response_is_found_by_search_and_put_in_the_reply(
+    helpline: Helpline, thread_page: Page
+) -> None:
+    """Typing filters the list; pressing one fills the reply (name filled in) and counts it."""
+    helpline.look_again()
+    for title, body in [("Welcome", "Hi, I'm {supporter_first_name}."), ("Goodbye", "Take care.")]:
+        canned.save(helpline.db, CannedResponse(), {"title": title, "body": body}, utcnow())
+    helpline.db.commit()
+    thread_page.reload()
+    thread_page.fill("#canned-search", "welc")
+    expect(thread_page.get_by_role("button", name="Use: Goodbye")).to_be_hidden()
+    thread_page.get_by_role("button", name="Use: Welcome").press("Enter")
+    expect(thread_page.locator("#body")).to_have_value("Hi, I'm Sam.")
+    expect(thread_page.locator("#body")).to_be_focused()
+    expect(thread_page.locator("#reply-counter")).to_contain_text("12 characters")
+
+
+COUNT_TONES = """
+window.tones = 0;
+const Real = window.AudioContext;
+window.AudioContext = class extends Real {
+  createOscillator() { const o = super.createOscillator(); const s = o.start.bind(o);
+    o.start = (...a) => { window.tones += 1; return s(...a); }; return o; }
+};
+"""
+
+
+def test_the_new_work_sound_is_off_until_turned_on_and_remembered(thread_page: Page) -> None:
+    """Off by default; the toggle says its state to screen readers and survives a reload."""
+    thread_page.add_init_script(COUNT_TONES)
+    thread_page.goto(thread_page.url.split("/inbox/")[0] + "/inbox")
+    toggle = thread_page.locator("[data-sound-toggle]")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    new_work = "document.dispatchEvent(new CustomEvent('helpline:new-work'))"
+    thread_page.evaluate(new_work)
+    assert thread_page.evaluate("window.tones") == 0
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    thread_page.reload()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    thread_page.evaluate(new_work)
+    assert thread_page.evaluate("window.tones") == 1

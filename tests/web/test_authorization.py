@@ -19,8 +19,8 @@ from werkzeug.test import TestResponse
 
 from helpline.app import create_app
 from helpline.live import feed
-from helpline.models import utcnow
-from helpline.services import blocking
+from helpline.models import CannedResponse, utcnow
+from helpline.services import blocking, canned
 from tests.support import PASSWORD, Helpline, texter_number
 from tests.web.walk import ROLES, Answer, Call, Prepare, World, inbound_form, redirect, refused
 from tests.web.walk import unique as fresh_name
@@ -84,6 +84,19 @@ def sams_shift(changes: bool = False, move: bool = False) -> Prepare:
 
 def program(**body: object) -> Prepare:
     return lambda w, fresh: Call({"program_id": w.program(fresh)}, json=body)
+
+
+def canned_response(**body: object) -> Prepare:
+    """A canned response of its own for each call (a delete must not starve the next one)."""
+
+    def prepare(w: World, fresh: bool) -> Call:
+        h = w.helpline
+        h.look_again()
+        row = canned.save(h.db, CannedResponse(), {"title": "Hello", "body": "Hi"}, utcnow())
+        h.db.commit()
+        return Call({"canned_id": row.id}, json=body)
+
+    return prepare
 
 
 def new_shift(w: World, fresh: bool) -> Call:
@@ -163,6 +176,7 @@ CONVERSATION = API + "/conversations/<int:conversation_id>"
 SHIFT = API + "/shifts/<int:shift_id>"
 SUPPORTER = API + "/supporters/<int:user_id>"
 PROGRAM = API + "/programs/<int:program_id>"
+CANNED = API + "/canned-responses/<int:canned_id>"
 THREAD_PAGE = "/inbox/conversations/<int:conversation_id>"
 REASSIGN = "/console/conversations/<int:conversation_id>/reassign"
 CONSOLE, ROSTER = redirect("/console"), redirect("/console/roster")
@@ -204,6 +218,18 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", PROGRAM): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK, program()),
     ("PATCH", PROGRAM): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK, program(language="es")),
     ("DELETE", PROGRAM): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, NO_CONTENT, program()),
+    ("GET", API + "/canned-responses"): Access(NO_TOKEN, OK, OK, OK),
+    ("POST", API + "/canned-responses"): Access(
+        NO_TOKEN,
+        FORBIDDEN,
+        FORBIDDEN,
+        CREATED,
+        lambda w, fresh: Call(json={"title": "Welcome", "body": "I'm {supporter_first_name}."}),
+    ),
+    ("PATCH", CANNED): Access(
+        NO_TOKEN, FORBIDDEN, FORBIDDEN, OK, canned_response(title="Good evening")
+    ),
+    ("DELETE", CANNED): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, NO_CONTENT, canned_response()),
     ("GET", API + "/queue"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK),
     ("GET", API + "/conversations"): Access(NO_TOKEN, OK, OK, OK),
     ("GET", CONVERSATION): Access(NO_TOKEN, OK, FORBIDDEN, OK, conversation()),
@@ -258,6 +284,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/inbox/status"): Access(
         LOGIN, INBOX, INBOX, INBOX, lambda w, fresh: Call(form={"status": "available"})
     ),
+    # "Help another texter": nobody waits in the walk's world, so each is told so at /inbox.
+    ("POST", "/inbox/help"): Access(LOGIN, INBOX, INBOX, INBOX, lambda w, fresh: Call(form={})),
     ("GET", THREAD_PAGE): Access(LOGIN, OK, NOT_FOUND, OK, conversation()),
     ("POST", THREAD_PAGE + "/reply"): Access(
         LOGIN, THREAD, NOT_FOUND, FORBIDDEN, conversation_form(body="hi")

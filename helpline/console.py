@@ -1,4 +1,5 @@
-"""The coordinator console: live board, roster, week calendar with coverage, audit log."""
+"""The coordinator console: live board, roster, week calendar with coverage, audit log, and
+the jobs that failed for good."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_NOTE = 2000
 POLL_SECONDS = 5
 AUDIT_PAGE = 200
+JOBS_PAGE = 200
 
 
 def coordinator_required(view: F) -> F:
@@ -276,6 +278,35 @@ def audit_log() -> Response:
     names = {u.id: u.name for u in web.db().query(User).all()}
     context = {"rows": rows, "names": names, "conversation_id": convo, "action": action}
     return _no_store(render_template("console/audit.html", actions=audit.ACTIONS, **context))
+
+
+@bp.get("/jobs")
+@coordinator_required
+def failed_jobs() -> Response:
+    """RQ's failed jobs, the latest first: what failed and why, never a job's arguments."""
+    found = queues.failed_jobs(web.redis())
+    context = {"jobs": found[:JOBS_PAGE], "total": len(found)}
+    return _no_store(render_template("console/jobs.html", **context))
+
+
+@bp.post("/jobs/<job_id>/retry")
+@coordinator_required
+def retry_failed_job(job_id: str) -> Response:
+    """Put one failed job back on its queue; every job is idempotent, so this is always safe."""
+    queue = queues.retry_failed(web.redis(), job_id[:200])
+    if queue is None:
+        flash(f"No failed job {job_id[:200]}: it may have been retried already.")
+    else:
+        flash(f"Job {job_id} is back on the {queue} queue.")
+    return redirect(url_for(".failed_jobs"))
+
+
+@bp.post("/jobs/retry")
+@coordinator_required
+def retry_all_failed_jobs() -> Response:
+    retried = queues.retry_all_failed(web.redis())
+    flash(f"{retried} failed job{'s' if retried != 1 else ''} back on their queues.")
+    return redirect(url_for(".failed_jobs"))
 
 
 @bp.app_template_filter("waited")

@@ -181,6 +181,7 @@ THREAD_PAGE = "/inbox/conversations/<int:conversation_id>"
 REASSIGN = "/console/conversations/<int:conversation_id>/reassign"
 CONSOLE, ROSTER = redirect("/console"), redirect("/console/roster")
 CALENDAR = redirect("/console/calendar")
+JOBS = redirect("/console/jobs")
 
 #         anonymous  supporter  other      coordinator  what to send
 ROUTES: dict[tuple[str, str], Access] = {
@@ -317,6 +318,13 @@ ROUTES: dict[tuple[str, str], Access] = {
         LOGIN, FORBIDDEN, FORBIDDEN, CALENDAR, sams_occurrence
     ),
     ("GET", "/console/audit"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("GET", "/console/jobs"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", "/console/jobs/<job_id>/retry"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, JOBS, lambda w, fresh: Call({"job_id": "send-1"}, form={})
+    ),
+    ("POST", "/console/jobs/retry"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, JOBS, lambda w, fresh: Call(form={})
+    ),
     # Twilio's webhooks: the signature is the only credential; sessions and tokens are not.
     ("POST", "/twilio/messages"): Access(
         UNSIGNED,

@@ -15,7 +15,7 @@ from routing.coverage import week_start
 from tests.support import PASSWORD, Helpline
 from tests.web.conftest import csrf_token, post_form, sign_in
 
-PAGES = ["/console", "/console/roster", "/console/calendar", "/console/audit"]
+PAGES = ["/console", "/console/roster", "/console/calendar", "/console/audit", "/console/jobs"]
 
 
 def queued(helpline: Helpline, number: str, body: str = "hello") -> Conversation:

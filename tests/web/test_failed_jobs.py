@@ -9,6 +9,7 @@ from sqlalchemy import select
 from helpline.models import Message
 from tests.fakes.twilio_api import Failure
 from tests.support import Helpline
+from tests.web.conftest import post_form, sign_in
 from workers import queues
 
 TEXTER = "+15550205001"
@@ -114,3 +115,42 @@ def test_only_coordinators_see_or_retry_failed_jobs(helpline: Helpline) -> None:
     assert helpline.api("GET", "/jobs/failed").status_code == 401
     casey = helpline.coordinator()
     assert helpline.api("POST", "/jobs/failed/nope/retry", user=casey).status_code == 404
+
+
+def test_the_console_lists_failed_jobs_and_retries_one(helpline: Helpline) -> None:
+    helpline.supporter()
+    message_id = fail_a_send(helpline, body="my secret words")
+    sign_in(helpline.client, helpline.coordinator())
+    page = helpline.client.get("/console/jobs").get_data(as_text=True)
+    assert f'data-job="send-{message_id}"' in page and "TransientSendError" in page
+    assert TEXTER not in page and "secret" not in page
+    answer = post_form(
+        helpline.client, f"/console/jobs/send-{message_id}/retry", {}, "/console/jobs"
+    )
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/console/jobs")
+    helpline.run_jobs()
+    assert len(helpline.twilio.to(TEXTER)) == 1
+    page = helpline.client.get("/console/jobs").get_data(as_text=True)
+    assert "data-job=" not in page and "back on the outbound queue" in page
+
+
+def test_retrying_a_job_that_is_gone_says_so(helpline: Helpline) -> None:
+    sign_in(helpline.client, helpline.coordinator())
+    answer = post_form(helpline.client, "/console/jobs/send-404/retry", {}, "/console/jobs")
+    assert answer.status_code == 302
+    page = helpline.client.get("/console/jobs").get_data(as_text=True)
+    assert "No failed job send-404" in page and "No failed jobs." in page
+
+
+def test_the_console_retries_every_failed_job(helpline: Helpline) -> None:
+    helpline.supporter(max_conversations=5)
+    fail_a_send(helpline, "+15550205004")
+    fail_a_send(helpline, "+15550205005")
+    sign_in(helpline.client, helpline.coordinator())
+    assert helpline.client.get("/console/jobs").get_data(as_text=True).count("data-job=") == 2
+    assert post_form(helpline.client, "/console/jobs/retry", {}, "/console/jobs").status_code == 302
+    helpline.run_jobs()
+    assert len(helpline.twilio.to("+15550205004")) == len(helpline.twilio.to("+15550205005")) == 1
+    assert "2 failed jobs back on their queues" in helpline.client.get("/console/jobs").get_data(
+        as_text=True
+    )

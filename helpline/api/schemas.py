@@ -116,7 +116,10 @@ def requests() -> dict[str, Schema]:
             supporter_id=ID,
             starts_at=TIME,
             ends_at=TIME,
-            rrule={**null_or(STRING), "description": "an RFC 5545 RRULE, e.g. FREQ=WEEKLY"},
+            rrule={
+                **null_or(STRING),
+                "description": "an RFC 5545 RRULE repeating at most daily, e.g. FREQ=WEEKLY",
+            },
             timezone={**STRING, "description": "an IANA zone name; UTC when absent"},
         ),
         "SettingsChanges": closed(obj(**_settings_fields())),

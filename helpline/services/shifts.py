@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,12 @@ class Occurrence:
     supporter_id: int
     starts_at: datetime
     ends_at: datetime
+
+
+# A shift that repeats more often than daily is a mistake, and would make every listing of
+# occurrences expand thousands of them.
+REPEATS = frozenset({"DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
+_FREQ = re.compile(r"FREQ\s*=\s*(\w+)", re.IGNORECASE)
 
 
 def create_shift(
@@ -51,6 +58,11 @@ def create_shift(
             rrulestr(rrule, dtstart=starts_at.replace(tzinfo=None))
         except (ValueError, TypeError) as exc:
             raise ShiftError(f"rrule is not a valid RFC 5545 RRULE: {exc}") from exc
+        too_often = {f.upper() for f in _FREQ.findall(rrule)} - REPEATS
+        if too_often:
+            raise ShiftError(
+                "a shift repeats at most daily: FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY"
+            )
     shift = Shift(
         supporter_id=supporter_id,
         starts_at=starts_at,

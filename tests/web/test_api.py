@@ -208,6 +208,16 @@ def test_shift_is_created_and_listed_as_an_occurrence(helpline: Helpline, casey:
             "ends_at": "2026-12-01T22:00:00Z",
             "rrule": "FREQ=NO",
         },
+        {
+            "starts_at": "2026-12-01T18:00:00Z",
+            "ends_at": "2026-12-01T18:30:00Z",
+            "rrule": "freq=minutely;interval=45",
+        },
+        {
+            "starts_at": "2026-12-01T18:00:00Z",
+            "ends_at": "2026-12-01T18:30:00Z",
+            "rrule": "FREQ=HOURLY",
+        },
     ],
 )
 def test_invalid_shift_is_a_400(helpline: Helpline, casey: User, body: dict[str, str]) -> None:

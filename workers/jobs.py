@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from helpline import pacing, telemetry, twilio_rest
 from helpline.config import Settings
@@ -28,7 +28,11 @@ log = logging.getLogger(__name__)
 
 # How long to let Twilio's message list catch up before asking it about an unanswered send.
 RECONCILE_AFTER_S = 30
+# Each pass looks back this far, and further back to where the last complete pass began (so
+# hours with no worker are caught up), but never more than RECONCILE_INBOUND_LIMIT.
 RECONCILE_INBOUND_WINDOW = timedelta(hours=1)
+RECONCILE_INBOUND_LIMIT = timedelta(days=7)
+RECONCILED_MARK = "helpline:reconciled_inbound_since"
 
 
 def process_inbound(message_id: int) -> None:
@@ -144,15 +148,30 @@ def reconcile_send(message_id: int) -> None:
 
 
 def reconcile_inbound() -> None:
-    """Ingest texts Twilio received in the last hour whose webhook never reached us."""
+    """Ingest texts Twilio received whose webhook never reached us: those of the last hour,
+    and of any stretch since the last complete pass (the workers were down), up to a week."""
     client = runtime.twilio()
     if client is None:
         return
-    received = twilio_rest.received_since(client, utcnow() - RECONCILE_INBOUND_WINDOW)
+    redis = runtime.redis()
+    started = utcnow()
+    mark = redis.get(RECONCILED_MARK)
+    last = datetime.fromtimestamp(float(mark), UTC) if mark else None
+    received = twilio_rest.received_since(client, reconcile_since(started, last))
     with runtime.transaction() as session:
         stored = intake.store_missing(session, received, utcnow())
     for message_id in stored:
-        queues.process_inbound(runtime.redis(), message_id)
+        queues.process_inbound(redis, message_id)
+    redis.set(RECONCILED_MARK, str(started.timestamp()))
+
+
+def reconcile_since(now: datetime, last_pass: datetime | None) -> datetime:
+    """Where a reconciliation pass starts looking: an hour back, or back to where the last
+    complete pass began when that is earlier, but never more than a week."""
+    since = now - RECONCILE_INBOUND_WINDOW
+    if last_pass is not None:
+        since = min(since, last_pass)
+    return max(since, now - RECONCILE_INBOUND_LIMIT)
 
 
 def purge() -> None:

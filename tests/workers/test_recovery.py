@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 from sqlalchemy import select, update
@@ -122,3 +122,29 @@ def test_a_dropped_text_behind_a_busy_hour_of_messages_is_ingested(helpline: Hel
     stored = helpline.db.scalars(select(Message.sid).where(Message.direction == "in")).all()
     assert stored == [dropped]
     assert len(helpline.twilio.to("+15550206201")) == 1
+
+
+def test_a_text_dropped_while_the_workers_were_down_for_hours_is_ingested(
+    helpline: Helpline,
+) -> None:
+    """Reconciliation looks back to where its last complete pass began: five hours without a
+    worker leave no dropped text behind, though each pass normally looks back one hour."""
+    helpline.supporter()
+    redis = Redis.from_url(helpline.settings.redis_url)
+    jobs.reconcile_inbound()  # a pass before the outage sets the mark...
+    redis.set(jobs.RECONCILED_MARK, str((utcnow() - timedelta(hours=5)).timestamp()))  # ...5 h ago
+    dropped = helpline.twilio.hold_inbound(
+        "+15550206301", "+15550100000", "anyone?", at=utcnow() - timedelta(hours=3)
+    )
+    jobs.reconcile_inbound()
+    helpline.run_jobs()
+    stored = helpline.db.scalars(select(Message.sid).where(Message.direction == "in")).all()
+    assert stored == [dropped]
+
+
+def test_without_a_mark_a_pass_looks_back_one_hour_and_never_more_than_a_week() -> None:
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    assert jobs.reconcile_since(now, None) == now - timedelta(hours=1)
+    assert jobs.reconcile_since(now, now - timedelta(minutes=1)) == now - timedelta(hours=1)
+    assert jobs.reconcile_since(now, now - timedelta(hours=30)) == now - timedelta(hours=30)
+    assert jobs.reconcile_since(now, now - timedelta(days=40)) == now - timedelta(days=7)

@@ -1,7 +1,8 @@
-"""`flask --app wsgi …` commands: create-user, migrate, seed-demo."""
+"""`flask --app wsgi …` commands: create-user, migrate, seed-demo, rotate-texter-key."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import click
@@ -9,16 +10,17 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from helpline import web
-from helpline.config import ConfigError
+from helpline import vault, web
+from helpline.config import ConfigError, decode_data_key
 from helpline.models import User
-from helpline.services import shifts, users
+from helpline.services import rekey, shifts, users
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(migrate)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(rotate_texter_key)
 
 
 @click.command("create-user")
@@ -52,6 +54,33 @@ def migrate() -> None:
         raise click.ClickException(str(exc)) from exc
     upgrade(settings)
     click.echo("database schema is up to date")
+
+
+@click.command("rotate-texter-key")
+@with_appcontext
+@click.option(
+    "--old-key-env",
+    default="OLD_TEXTER_DATA_KEY",
+    show_default=True,
+    help="The environment variable holding the key the data is sealed with now.",
+)
+def rotate_texter_key(old_key_env: str) -> None:
+    """Seal every stored texter address again under TEXTER_DATA_KEY (run with the service
+    stopped; safe to interrupt and run again)."""
+    value = os.environ.get(old_key_env)
+    if not value:
+        raise click.ClickException(f"{old_key_env}: set it to the key the data is sealed with now")
+    try:
+        old = vault.Vault(decode_data_key(value))
+    except ConfigError as exc:
+        raise click.ClickException(f"{old_key_env}: {exc}") from exc
+    try:
+        done = rekey.rekey(web.db(), old)
+    except vault.VaultError as exc:
+        raise click.ClickException(
+            f"{exc}: neither key opens it. Nothing after the last finished batch was changed."
+        ) from exc
+    click.echo(f"re-sealed {done.texters} texters and {done.messages} texts under the current key")
 
 
 DEMO_PASSWORD = "helpline-demo"

@@ -177,12 +177,19 @@ def _texter_data_key(value: str | None, production: bool) -> bytes | None:
             raise ConfigError("TEXTER_DATA_KEY: required in production (HELPLINE_ENV=production)")
         return None
     try:
-        # Standard or URL-safe alphabet, as the operator's tool printed it.
+        return decode_data_key(value)
+    except ConfigError as exc:
+        raise ConfigError(f"TEXTER_DATA_KEY: {exc}") from exc
+
+
+def decode_data_key(value: str) -> bytes:
+    """A texter data key: 32 bytes, in the standard or URL-safe base64 alphabet."""
+    try:
         key = base64.b64decode(value.strip().replace("-", "+").replace("_", "/"), validate=True)
     except (binascii.Error, ValueError):
         key = b""
     if len(key) != 32:
-        raise ConfigError("TEXTER_DATA_KEY: expected 32 random bytes, base64-encoded")
+        raise ConfigError("expected 32 random bytes, base64-encoded")
     return key
 
 

@@ -228,7 +228,8 @@ def supporter_names(session: Session, result: Report) -> dict[int, str]:
     ids = [s.supporter_id for s in result.supporters]
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).tuples())
+    rows = session.execute(select(User.id, User.name).where(User.id.in_(ids)))
+    return {id_: name for id_, name in rows}
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula.

@@ -317,6 +317,10 @@ ROUTES: dict[tuple[str, str], Access] = {
         LOGIN, FORBIDDEN, FORBIDDEN, CALENDAR, sams_occurrence
     ),
     ("GET", "/console/audit"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("GET", "/console/reports"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("GET", "/console/reports/<table>.csv"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, OK, lambda w, fresh: Call({"table": "daily"})
+    ),
     # Twilio's webhooks: the signature is the only credential; sessions and tokens are not.
     ("POST", "/twilio/messages"): Access(
         UNSIGNED,

@@ -49,8 +49,16 @@ def bar_chart(labels: Sequence[str], values: Sequence[float | None]) -> BarChart
                 value,
             )
         )
-    ticks = [(HEIGHT - BOTTOM - plot * k / 4, top * k / 4) for k in range(5)]
+    steps = _steps(top)
+    ticks = [(HEIGHT - BOTTOM - plot * k / steps, top * k / steps) for k in range(steps + 1)]
     return BarChart(bars, ticks, label_every=max(1, ceil(len(values) / 14)))
+
+
+def _steps(top: float) -> int:
+    """Gridlines at whole, round values: 0-1-2 for a top of 2, 0-5-10-15-20 for 20."""
+    if top <= 5:
+        return max(1, int(top))
+    return 4 if str(int(top))[0] == "2" else 5
 
 
 def _round_up(value: float) -> float:

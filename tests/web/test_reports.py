@@ -8,8 +8,9 @@ import io
 import pytest
 from sqlalchemy import select
 
+from helpline.charts import bar_chart
 from helpline.models import AuditEntry
-from helpline.services.reports import FIGURE_HEADERS, TABLES
+from helpline.services.reports import FIGURE_HEADERS, TABLES, Table, csv_text
 from tests.report_week import DAILY, QUERY, WEEKLY, Week, seed_week, supporters_csv
 from tests.support import Helpline
 from tests.web.conftest import sign_in
@@ -142,3 +143,27 @@ def test_a_bad_range_or_program_is_refused_with_the_reason(
 def test_an_unknown_table_is_not_found(helpline: Helpline) -> None:
     coordinator(helpline)
     assert helpline.client.get("/console/reports/everything.csv").status_code == 404
+
+
+def test_csv_cells_a_spreadsheet_would_run_get_a_leading_apostrophe() -> None:
+    table = Table("t", "T", ["name", "n"], [["=1+2", 1], ["+x", -3], ["-y", None], ["@z", 0.5]])
+    table.rows.append(["\tcmd", 2])
+    rows = list(csv.reader(io.StringIO(csv_text(table))))
+    assert rows[1:] == [
+        ["'=1+2", "1"],
+        ["'+x", "-3"],  # a number is a number, not a formula
+        ["'-y", ""],
+        ["'@z", "0.5"],
+        ["'\tcmd", "2"],
+    ]
+
+
+def test_bars_are_scaled_to_a_round_top_and_no_data_draws_no_bar() -> None:
+    chart = bar_chart(["a", "b", "c"], [3, None, 1.5])
+    full = chart.base - 12  # the plot's height: the top gridline is at 12
+    assert [b.height for b in chart.bars] == [
+        pytest.approx(full * 3 / 5),
+        0,
+        pytest.approx(full * 1.5 / 5),
+    ]
+    assert [value for _, value in chart.ticks] == [0, 1, 2, 3, 4, 5]

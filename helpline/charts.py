@@ -66,4 +66,4 @@ def _round_up(value: float) -> float:
     if value <= 1:
         return 1.0
     power = 10 ** int(log10(value))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= value)
+    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= value))

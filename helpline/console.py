@@ -18,6 +18,7 @@ from helpline.auth import current_user, login_required
 from helpline.models import Conversation, Shift, User
 from helpline.services import audit, board, coverage, handoffs, reports, shifts, users
 from routing.coverage import week_start
+from routing.reports import Report
 from workers import queues
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -310,7 +311,7 @@ def _report_params() -> dict[str, Any]:
     }
 
 
-def _report_tables(params: dict[str, Any]) -> tuple[reports.Report, dict[str, reports.Table]]:
+def _report_tables(params: dict[str, Any]) -> tuple[Report, dict[str, reports.Table]]:
     session = web.db()
     result = reports.report(
         session, params["zone"], params["first"], params["last"], web.now(), params["program_id"]

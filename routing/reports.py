@@ -314,17 +314,22 @@ def build_report(
     for event in sorted(events, key=lambda e: e.at):
         by_convo[event.conversation_id].append(event)
     ids = {c.id for c in convos}
-    days = [
-        figures(day_period(first + timedelta(days=n), zone), convos, by_convo)
-        for n in range((last - first).days + 1)
-    ]
+    by_day: dict[date, list[ConversationFact]] = defaultdict(list)
+    for convo in convos:
+        by_day[local_day(convo.opened_at, zone)].append(convo)
+
+    def opened(period: Period) -> list[ConversationFact]:
+        span = range((period.last - period.first).days + 1)
+        return [c for n in span for c in by_day[period.first + timedelta(days=n)]]
+
+    days = [day_period(first + timedelta(days=n), zone) for n in range((last - first).days + 1)]
     total = figures(whole, convos, by_convo)
     seen = sorted(set(total.handoffs) - set(HANDOFF_REASONS))
     return Report(
         zone=zone,
         total=total,
-        days=days,
-        weeks=[figures(p, convos, by_convo) for p in week_periods(first, last, zone)],
+        days=[figures(p, opened(p), by_convo) for p in days],
+        weeks=[figures(p, opened(p), by_convo) for p in week_periods(first, last, zone)],
         supporters=supporter_loads(
             convos, by_convo, [r for r in replies if r.conversation_id in ids], as_of
         ),

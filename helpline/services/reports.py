@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from helpline.models import Conversation, ConversationEvent, Message, Program, User
 from routing.reports import (
@@ -17,6 +18,7 @@ from routing.reports import (
     Figures,
     ReplyFact,
     Report,
+    SupporterLoad,
     build_report,
     days_period,
 )
@@ -73,7 +75,7 @@ def report(
     )
 
 
-def _replies(session: Session, ids: object) -> list[tuple[int, int, int, datetime]]:
+def _replies(session: Session, ids: ScalarSelect[int]) -> list[tuple[int, int, int, datetime]]:
     """(conversation, supporter, texts written, the first one's time): staff-written texts
     only, not the system's."""
     rows = session.execute(
@@ -90,10 +92,10 @@ def _replies(session: Session, ids: object) -> list[tuple[int, int, int, datetim
         )
         .group_by(Message.conversation_id, Message.author_id)
     )
-    return [(c, a, n, at) for c, a, n, at in rows]
+    return [(c, a, n, at) for c, a, n, at in rows if c is not None and a is not None]
 
 
-def _events(session: Session, ids: object) -> list[EventFact]:
+def _events(session: Session, ids: ScalarSelect[int]) -> list[EventFact]:
     rows = session.execute(
         select(
             ConversationEvent.conversation_id,
@@ -176,47 +178,49 @@ def tables(result: Report, names: dict[int, str]) -> dict[str, Table]:
             "supporters",
             "Per supporter",
             ["supporter id", "supporter", "conversations", "replies", "time active (s)"],
-            [
-                [s.supporter_id, names.get(s.supporter_id, ""), s.conversations, s.replies]
-                + [round(s.active_s)]
-                for s in result.supporters
-            ],
+            [_load_row(s, names) for s in result.supporters],
             frozenset({4}),
         ),
     }
 
 
+def _load_row(load: SupporterLoad, names: dict[int, str]) -> list[Cell]:
+    name = names.get(load.supporter_id, "")
+    return [load.supporter_id, name, load.conversations, load.replies, round(load.active_s)]
+
+
 def _rows(periods: list[Figures]) -> list[list[Cell]]:
+    return [_figure_row(f) for f in periods]
+
+
+def _figure_row(f: Figures) -> list[Cell]:
     return [
-        [
-            f.period.first.isoformat(),
-            f.period.last.isoformat(),
-            round(f.period.hours),
-            f.conversations,
-            f.texters,
-            f.answered,
-            _seconds(f.first_reply_median_s),
-            _seconds(f.first_reply_p90_s),
-            f.abandoned,
-            f.urgent,
-            f.urgent_waited,
-            _seconds(f.urgent_wait_median_s),
-            _seconds(f.urgent_wait_p90_s),
-            f.handoff_total,
-        ]
-        for f in periods
+        f.period.first.isoformat(),
+        f.period.last.isoformat(),
+        round(f.period.hours),
+        f.conversations,
+        f.texters,
+        f.answered,
+        _seconds(f.first_reply_median_s),
+        _seconds(f.first_reply_p90_s),
+        f.abandoned,
+        f.urgent,
+        f.urgent_waited,
+        _seconds(f.urgent_wait_median_s),
+        _seconds(f.urgent_wait_p90_s),
+        f.handoff_total,
     ]
 
 
 def _handoffs(name: str, title: str, result: Report, periods: list[Figures]) -> Table:
     reasons = result.handoff_reasons
     headers = ["first day", "last day", *(REASON_LABELS.get(r, r) for r in reasons), "total"]
-    rows: list[list[Cell]] = [
-        [f.period.first.isoformat(), f.period.last.isoformat()]
-        + [f.handoffs.get(r, 0) for r in reasons]
-        + [f.handoff_total]
-        for f in periods
-    ]
+    rows: list[list[Cell]] = []
+    for f in periods:
+        counts: list[Cell] = [f.handoffs.get(r, 0) for r in reasons]
+        rows.append(
+            [f.period.first.isoformat(), f.period.last.isoformat(), *counts, f.handoff_total]
+        )
     return Table(name, title, headers, rows)
 
 

@@ -31,6 +31,7 @@ PURGED = "conversation.purged"
 ERASED = "texter.erased"
 BLOCKED = "texter.blocked"
 UNBLOCKED = "texter.unblocked"
+EXPORTED = "report.exported"
 
 
 def record(
@@ -81,7 +82,7 @@ def entries(
     return list(session.scalars(query.limit(limit)))
 
 
-ACTIONS = (VIEWED, ACTED, DENIED, LISTED, PURGED, ERASED, BLOCKED, UNBLOCKED)
+ACTIONS = (VIEWED, ACTED, DENIED, LISTED, PURGED, ERASED, BLOCKED, UNBLOCKED, EXPORTED)
 
 
 def recent(

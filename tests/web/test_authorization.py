@@ -325,6 +325,10 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/console/jobs/retry"): Access(
         LOGIN, FORBIDDEN, FORBIDDEN, JOBS, lambda w, fresh: Call(form={})
     ),
+    ("GET", "/console/reports"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("GET", "/console/reports/<table>.csv"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, OK, lambda w, fresh: Call({"table": "daily"})
+    ),
     # Twilio's webhooks: the signature is the only credential; sessions and tokens are not.
     ("POST", "/twilio/messages"): Access(
         UNSIGNED,

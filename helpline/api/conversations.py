@@ -168,6 +168,28 @@ def close(conversation_id: int) -> Response:
     return jsonify(views.conversation_detail(convo, me.role == "coordinator"))
 
 
+@bp.post("/conversations/<int:conversation_id>/escalate")
+@requires()
+def escalate(conversation_id: int) -> Response:
+    """Urgent and crisis-only; handed on unless the holder is crisis-trained."""
+    convo = _held(conversation_id)
+    data = json_body() if request.get_data() else {}  # the body is optional
+    note = data.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > 2000):
+        raise fail(400, "note must be a text of at most 2000 characters")
+    if convo.status == "closed":
+        raise fail(409, "the conversation is closed")
+    session = web.db()
+    me = current_user()
+    try:
+        texts = handoffs.escalate(session, convo, me, (note or "").strip() or None, web.now())
+    except handoffs.AlreadyEscalated as exc:
+        raise fail(409, str(exc)) from exc
+    session.commit()
+    queues.send_texts(web.redis(), [t.id for t in texts])
+    return jsonify(views.conversation_detail(convo, me.role == "coordinator"))
+
+
 @bp.post("/conversations/<int:conversation_id>/accept")
 @requires()
 def accept(conversation_id: int) -> Response:

@@ -133,6 +133,7 @@ def requests() -> dict[str, Schema]:
             note=null_or(text(2000, blank=True)),
             outcome=null_or({**STRING, "enum": list(outcomes.OUTCOMES)}),
         ),
+        "Escalate": obj(note=null_or(text(2000, blank=True))),
         "Block": obj("reason", reason=text(500), until=null_or(TIME)),
         "BlockNumber": obj(
             "number",

@@ -240,6 +240,9 @@ ROUTES: dict[tuple[str, str], Access] = {
         NO_TOKEN, OK, FORBIDDEN, OK, conversation(skill="general", note="over to you")
     ),
     ("POST", CONVERSATION + "/close"): Access(NO_TOKEN, OK, FORBIDDEN, OK, conversation()),
+    ("POST", CONVERSATION + "/escalate"): Access(
+        NO_TOKEN, OK, FORBIDDEN, OK, conversation(note="talked of a plan")
+    ),
     ("POST", CONVERSATION + "/notes"): Access(
         NO_TOKEN, CREATED, FORBIDDEN, CREATED, conversation(note="likes short replies")
     ),
@@ -446,6 +449,7 @@ def test_a_handoff_offered_to_me_may_be_read_but_not_acted_on_before_accepting(
         (CONVERSATION + "/notes", Call(ids, json={"note": "n"})),
         (CONVERSATION + "/transfer", Call(ids, json={"skill": "general"})),
         (CONVERSATION + "/close", Call(ids, json={})),
+        (CONVERSATION + "/escalate", Call(ids, json={})),
         (THREAD_PAGE + "/reply", Call(ids, form={"body": "hi"})),
         (THREAD_PAGE + "/close", Call(ids, form={"outcome": "supported"})),
         (THREAD_PAGE + "/notes", Call(ids, form={"note": "n"})),

@@ -243,3 +243,17 @@ def test_the_shift_heads_up_offers_a_handoff_note_on_each_open_conversation(
     sign_in(sams, sam)
     thread = sams.get(thread_path(first)).get_data(as_text=True)
     assert "Handoff note" in thread and "asked about her exam tomorrow" in thread
+
+
+def test_api_escalate_makes_it_urgent_and_refuses_twice(helpline: Helpline) -> None:
+    sam = helpline.supporter("Sam Rivers", skills=["crisis"])
+    convo = held_conversation(helpline, texter_number())
+    path = f"/conversations/{convo.id}/escalate"
+    first = helpline.api("POST", path, sam, json={"note": "mentioned pills"})
+    assert first.status_code == 200
+    shown = first.get_json()
+    assert shown["priority"] == "urgent" and "crisis" in shown["required_skills"]
+    assert shown["supporter_id"] == sam.id
+    assert [e["note"] for e in shown["events"] if e["kind"] == "escalated"] == ["mentioned pills"]
+    again = helpline.api("POST", path, sam)
+    assert again.status_code == 409 and "already" in again.get_json()["error"]

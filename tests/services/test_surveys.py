@@ -188,3 +188,31 @@ def test_closing_for_inactivity_asks_too(helpline: Helpline) -> None:
     assert convo.status == "closed" and convo.outcome is None
     assert convo.survey_sent_at == later
     assert texts_to(helpline, number)[-1].endswith(QUESTION)
+
+
+def test_a_score_outlives_the_texters_erasure(helpline: Helpline) -> None:
+    """Erasure deletes the conversation; the bare score stays, tied to no one."""
+    sam = helpline.supporter()
+    program = surveying_program(helpline)
+    number = texter_number()
+    text(helpline, "hi", number)
+    closed_by(helpline, sam, number, "supported")
+    text(helpline, "2", number)
+    text(helpline, "DELETE", number)
+    text(helpline, "DELETE", number)
+    assert helpline.db.scalars(select(Conversation)).all() == []
+    (kept,) = responses(helpline)
+    assert (kept.conversation_id, kept.program_id, kept.score) == (None, program.id, 2)
+
+
+def test_coordinators_set_a_programs_survey_question_through_the_api(helpline: Helpline) -> None:
+    casey = helpline.coordinator()
+    made = helpline.api(
+        "POST", "/programs", casey, json={"name": "Youth", "survey_question": QUESTION}
+    )
+    assert made.status_code == 201 and made.get_json()["survey_question"] == QUESTION
+    path = f"/programs/{made.get_json()['id']}"
+    too_long = helpline.api("PATCH", path, casey, json={"survey_question": "x" * 321})
+    assert too_long.status_code == 400 and "survey_question" in too_long.get_json()["error"]
+    cleared = helpline.api("PATCH", path, casey, json={"survey_question": ""})
+    assert cleared.status_code == 200 and cleared.get_json()["survey_question"] is None

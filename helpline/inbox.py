@@ -30,6 +30,7 @@ from helpline.services import (
     handoffs,
     inbox,
     outbound,
+    outcomes,
     pulling,
     shifts,
     users,
@@ -97,6 +98,7 @@ def _thread_page(convo: Conversation, **context: object) -> str:
         "entries": inbox.thread(convo),
         "window_closes_at": closes,
         "window_closed": closes is not None and closes <= web.now(),
+        "outcome_labels": outcomes.OUTCOMES,
     }
     if _is_htmx():
         return render_template("inbox/_thread.html", refreshing=True, **thread)
@@ -201,18 +203,66 @@ def reply(conversation_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/conversations/<int:conversation_id>/close")
 @login_required
-def close(conversation_id: int) -> Response:
+def close(conversation_id: int) -> Response | tuple[str, int]:
     convo = _held(conversation_id, coordinators=True)
     if convo.status == "closed":
         return redirect(url_for(".index"))
-    note = request.form.get("note", "").strip()[:2000] or None
+    outcome = request.form.get("outcome", "")
+    if not outcomes.is_outcome(outcome):
+        return _thread_page(
+            convo, error="Choose how the conversation ended to close it.", close_error=True
+        ), 400
+    note = request.form.get("note", "").strip()[:MAX_NOTE] or None
     me = current_user()
-    texts = assignment.close(web.db(), convo, web.now(), f"closed by {me.name}", me.id, note)
+    texts = assignment.close(
+        web.db(), convo, web.now(), f"closed by {me.name}", me.id, note, outcome=outcome
+    )
     web.db().commit()
     queues.send_texts(web.redis(), [t.id for t in texts])
     queues.route_queue(web.redis())
     flash("Conversation closed.")
     return redirect(url_for(".index"))
+
+
+@bp.post("/conversations/<int:conversation_id>/notes")
+@login_required
+def add_note(conversation_id: int) -> Response | tuple[str, int]:
+    """A staff-only note in the thread (never texted); from the shift heads-up, a handoff
+    note for whoever holds the conversation next."""
+    convo = _held(conversation_id, coordinators=True)
+    note = request.form.get("note", "").strip()
+    if not note or len(note) > MAX_NOTE:
+        return _thread_page(convo, error=f"A note is 1 to {MAX_NOTE} characters."), 400
+    assignment.add_note(web.db(), convo, current_user(), note, web.now())
+    web.db().commit()
+    if request.form.get("back") == "inbox":
+        flash(f"Handoff note left on {alias_filter(convo)}.")
+        return redirect(url_for(".index"))
+    return redirect(url_for(".conversation", conversation_id=convo.id))
+
+
+@bp.post("/conversations/<int:conversation_id>/escalate")
+@login_required
+def escalate(conversation_id: int) -> Response | tuple[str, int]:
+    """Urgent and crisis-only; handed on unless the holder is crisis-trained."""
+    convo = _held(conversation_id, coordinators=True)
+    if convo.status == "closed":
+        return _thread_page(convo, error="A closed conversation cannot be escalated."), 409
+    note = request.form.get("note", "").strip()[:MAX_NOTE] or None
+    me = current_user()
+    try:
+        texts = handoffs.escalate(web.db(), convo, me, note, web.now())
+    except handoffs.AlreadyEscalated:
+        return _thread_page(
+            convo, error="This conversation is already urgent and crisis-only."
+        ), 409
+    web.db().commit()
+    queues.send_texts(web.redis(), [t.id for t in texts])
+    if inbox.visible_to(web.db(), me, convo.id) is None:
+        flash("Escalated to crisis: handed on to a crisis-trained supporter.")
+        return redirect(url_for(".index"))
+    flash("Escalated to crisis.")
+    return redirect(url_for(".conversation", conversation_id=convo.id))
 
 
 @bp.post("/status")

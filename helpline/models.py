@@ -193,6 +193,10 @@ class Conversation(Base):
         ForeignKey("programs.id", ondelete="SET NULL", name="fk_conversations_program_id_programs")
     )
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How it ended, one of `services.outcomes.OUTCOMES` (None: closed automatically, or open).
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    # When the program's survey question went out with the closing text (None: not sent).
+    survey_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The newest text the holder has had on screen: texts after it are unread. Not a foreign
     # key: an erased text leaves the mark where it was. Cleared when someone new holds it.
@@ -292,6 +296,8 @@ class Program(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     # Overrides of the texts sent to texters, by setting key ("text_greeting": "Hola…").
     texts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Asked by text when a conversation closes ("Did this help? Reply 1-5"); None: no survey.
+    survey_question: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     numbers: Mapped[list[ProgramNumber]] = relationship(
@@ -329,3 +335,27 @@ class CannedResponse(Base):
     title: Mapped[str] = mapped_column(String(80))
     body: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SurveyResponse(Base):
+    """A texter's answer (1 to 5) to their program's survey question after a conversation.
+    Kept when the conversation is purged or erased: a score alone names nobody."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey(
+            "conversations.id",
+            ondelete="SET NULL",
+            name="fk_survey_responses_conversation_id_conversations",
+        ),
+        index=True,
+    )
+    program_id: Mapped[int | None] = mapped_column(
+        ForeignKey(
+            "programs.id", ondelete="SET NULL", name="fk_survey_responses_program_id_programs"
+        )
+    )
+    score: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,7 +21,7 @@ from helpline.api import (
 )
 from helpline.api import render as views
 from helpline.models import Conversation, User
-from helpline.services import assignment, handoffs, outbound, snapshots
+from helpline.services import assignment, handoffs, outbound, outcomes, snapshots
 from routing.policy import queue_order
 from workers import queues
 
@@ -153,14 +153,40 @@ def close(conversation_id: int) -> Response:
     note = data.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 2000):
         raise fail(400, "note must be a text of at most 2000 characters")
+    outcome = data.get("outcome")
+    if outcome is not None and not outcomes.is_outcome(outcome):
+        raise fail(400, outcomes.reason_for_unknown())
     if convo.status == "closed":
         raise fail(409, "the conversation is already closed")
     session = web.db()
     me = current_user()
-    texts = assignment.close(session, convo, web.now(), f"closed by {me.name}", me.id, note)
+    reason = f"closed by {me.name}"
+    texts = assignment.close(session, convo, web.now(), reason, me.id, note, outcome=outcome)
     session.commit()
     queues.send_texts(web.redis(), [t.id for t in texts])
     queues.route_queue(web.redis())
+    return jsonify(views.conversation_detail(convo, me.role == "coordinator"))
+
+
+@bp.post("/conversations/<int:conversation_id>/escalate")
+@requires()
+def escalate(conversation_id: int) -> Response:
+    """Urgent and crisis-only; handed on unless the holder is crisis-trained."""
+    convo = _held(conversation_id)
+    data = json_body() if request.get_data() else {}  # the body is optional
+    note = data.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > 2000):
+        raise fail(400, "note must be a text of at most 2000 characters")
+    if convo.status == "closed":
+        raise fail(409, "the conversation is closed")
+    session = web.db()
+    me = current_user()
+    try:
+        texts = handoffs.escalate(session, convo, me, (note or "").strip() or None, web.now())
+    except handoffs.AlreadyEscalated as exc:
+        raise fail(409, str(exc)) from exc
+    session.commit()
+    queues.send_texts(web.redis(), [t.id for t in texts])
     return jsonify(views.conversation_detail(convo, me.role == "coordinator"))
 
 

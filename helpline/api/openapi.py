@@ -262,6 +262,16 @@ def conversation_paths(conflict: tuple[str, ...]) -> dict[str, Any]:
         "/conversations/{id}/notes": with_id(
             post=op("Add a staff-only note (e.g. a handoff note)", "Event", "201", "Note")
         ),
+        "/conversations/{id}/escalate": with_id(
+            post=op(
+                "Escalate to crisis: urgent, crisis-trained supporters only (handed on if the "
+                "holder is not crisis-trained)",
+                "Conversation",
+                body="Escalate",
+                errors=conflict,
+                body_optional=True,
+            )
+        ),
         "/conversations/{id}/close": with_id(
             post=op(
                 "Close the conversation",

@@ -20,6 +20,7 @@ def render_program(program: Program) -> dict[str, Any]:
         "required_skills": program.required_skills,
         "language": program.language,
         "texts": program.texts,
+        "survey_question": program.survey_question,
     }
 
 

@@ -38,6 +38,7 @@ def conversation_summary(convo: Conversation, for_coordinator: bool) -> dict[str
         "reply_window_closes_at": iso(reply_window_closes_at(convo.channel, convo.last_inbound_at)),
         "assigned_at": iso(convo.assigned_at),
         "closed_at": iso(convo.closed_at),
+        "outcome": convo.outcome,
         "created_at": iso(convo.created_at),
     }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from helpline.db import MAX_INTEGER
-from helpline.services import canned, intake, programs, users
+from helpline.services import canned, intake, outcomes, programs, users
 from helpline.services import settings as settings_service
 
 NOT_BLANK = f"[^{users.WHITESPACE}]"  # unanchored: one character somewhere that is not a space
@@ -132,7 +132,11 @@ def requests() -> dict[str, Schema]:
             **obj(supporter_id=ID, skill=text(40), note=null_or(text(2000, blank=True))),
             "oneOf": [{"required": ["supporter_id"]}, {"required": ["skill"]}],
         },
-        "Close": obj(note=null_or(text(2000, blank=True))),
+        "Close": obj(
+            note=null_or(text(2000, blank=True)),
+            outcome=null_or({**STRING, "enum": list(outcomes.OUTCOMES)}),
+        ),
+        "Escalate": obj(note=null_or(text(2000, blank=True))),
         "Block": obj("reason", reason=text(500), until=null_or(TIME)),
         "BlockNumber": obj(
             "number",
@@ -165,6 +169,7 @@ def _program_fields() -> dict[str, Schema]:
         "required_skills": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "language": null_or({"type": "string", "pattern": programs.LANGUAGE}),
         "texts": closed(obj(**texts)),
+        "survey_question": null_or(text(programs.MAX_SURVEY_QUESTION, blank=True)),
     }
 
 
@@ -272,12 +277,14 @@ def answers() -> dict[str, Schema]:
             "required_skills",
             "language",
             "texts",
+            "survey_question",
             id=ID,
             name=STRING,
             numbers=NAMES,
             required_skills=NAMES,
             language=null_or(STRING),
             texts={"type": "object", "additionalProperties": STRING},
+            survey_question=null_or(STRING),
         ),
         "Programs": page_of("Program"),
         "CannedResponse": obj(
@@ -368,6 +375,7 @@ def _conversation(when: Schema, maybe_id: Schema) -> Schema:
         "reply_window_closes_at",
         "assigned_at",
         "closed_at",
+        "outcome",
         "created_at",
         id=ID,
         status={"enum": ["queued", "active", "closed"]},
@@ -380,5 +388,6 @@ def _conversation(when: Schema, maybe_id: Schema) -> Schema:
         reply_window_closes_at=when,
         assigned_at=when,
         closed_at=when,
+        outcome=null_or({**STRING, "enum": list(outcomes.OUTCOMES)}),
         created_at=TIME,
     )

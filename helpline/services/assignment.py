@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 from helpline.db import is_postgresql
 from helpline.models import Conversation, ConversationEvent, Message, User
-from helpline.services import outbound, programs, snapshots
+from helpline.services import outbound, programs, snapshots, surveys
 from helpline.services import settings as settings_service
 from routing.channel import is_reply_window_open
 from routing.model import Assign, Decision
 from routing.policy import plan_assignments, queue_order
 from routing.schedule import anyone_on_shift, next_opening
+from routing.triage import CRISIS_SKILL
 
 log = logging.getLogger(__name__)
 
@@ -219,10 +220,14 @@ def close(
     actor_id: int | None = None,
     note: str | None = None,
     notify: bool = True,
+    outcome: str | None = None,
 ) -> list[Message]:
-    """Close `convo`; tell the texter unless they opted out or `notify` is False."""
+    """Close `convo` with its `outcome` (one of `outcomes.OUTCOMES`, or None when closed
+    automatically); tell the texter, with the program's survey question, unless they opted
+    out or `notify` is False."""
     convo.status = "closed"
     convo.closed_at = now
+    convo.outcome = outcome
     _record(
         session,
         convo,
@@ -232,12 +237,30 @@ def close(
         note=note,
         actor_id=actor_id,
         supporter_id=convo.supporter_id,
+        detail={"outcome": outcome} if outcome else None,
     )
     session.flush()
     if not notify:
         return []
     values = programs.texts_for(settings_service.load(session), convo.program)
-    return send(session, convo, settings_service.render(values, "closed"), now)
+    body = settings_service.render(values, "closed")
+    question = surveys.question_after(convo, now)
+    texts = send(session, convo, f"{body} {question}" if question else body, now)
+    if question and texts:
+        convo.survey_sent_at = now
+    return texts
+
+
+def make_urgent(convo: Conversation, now: datetime) -> bool:
+    """Urgent, and only for crisis-trained supporters; False when it was both already."""
+    if convo.priority == "urgent" and CRISIS_SKILL in convo.required_skills:
+        return False
+    if convo.priority != "urgent":
+        convo.priority = "urgent"
+        convo.urgent_since = now
+    if CRISIS_SKILL not in convo.required_skills:
+        convo.required_skills = [*convo.required_skills, CRISIS_SKILL]
+    return True
 
 
 def reply(session: Session, convo: Conversation, body: str, author: User, now: datetime) -> Message:

@@ -12,12 +12,7 @@ from helpline import vault
 from helpline.db import insert_ignoring_conflicts
 from helpline.models import OPEN_STATUSES, Conversation, Texter, User
 from helpline.services import assignment, audit
-
-
-def is_blocked(texter: Texter, now: datetime) -> bool:
-    if texter.blocked_at is None:
-        return False
-    return texter.blocked_until is None or texter.blocked_until > now
+from helpline.services.texters import is_blocked
 
 
 def texter_for_number(session: Session, number: str, now: datetime) -> Texter:

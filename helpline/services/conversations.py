@@ -18,12 +18,10 @@ from helpline.services import (
     handoffs,
     keywords,
     programs,
-    snapshots,
+    surveys,
 )
 from helpline.services import settings as settings_service
-from routing.handoff import decide
-from routing.model import Handoff
-from routing.triage import CRISIS_SKILL, assess, is_urgent_answer, rule_set
+from routing.triage import assess, is_urgent_answer, rule_set
 
 
 def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int]:
@@ -59,7 +57,7 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
             flood.apply_opening_policy(session, texter, convo, now, values)
         else:
             _record_intake_answer(session, convo, pending, now, values)
-        if _escalate(session, convo, pending, now, values) and _move_if_unqualified(
+        if _escalate(session, convo, pending, now, values) and handoffs.move_if_unqualified(
             session, convo, now, values
         ):
             announce[convo.id] = assignment.HANDED_OFF
@@ -122,6 +120,8 @@ def _receive(
         return None, False
     if blocking.is_blocked(texter, now):
         return None, False  # kept, unanswered; coordinators see it in the texter's record
+    if convo is None and surveys.capture(session, texter, message, now):
+        return None, False  # an answer to the survey, kept with the conversation it answers
     is_new = convo is None
     if convo is None:
         window = timedelta(seconds=int(values["return_window_s"]))
@@ -182,6 +182,7 @@ def _reopen(
     last.status = "queued"
     last.waiting_since = now
     last.closed_at = None
+    last.outcome = last.survey_sent_at = None  # set again when it closes again
     last.excluded_supporter_ids = []
     session.flush()
     _event(
@@ -204,10 +205,7 @@ def _escalate(
     risk = assess(message.body, rule_set(settings_service.risk_phrases(values)))
     if risk is None:
         return False
-    convo.priority = "urgent"
-    convo.urgent_since = now
-    if CRISIS_SKILL not in convo.required_skills:
-        convo.required_skills = [*convo.required_skills, CRISIS_SKILL]
+    assignment.make_urgent(convo, now)
     _event(
         session,
         convo,
@@ -230,10 +228,7 @@ def _record_intake_answer(
     answers = str(values["intake_urgent_answers"]).split(",")
     if convo.priority == "urgent" or not is_urgent_answer(message.body, answers):
         return
-    convo.priority = "urgent"
-    convo.urgent_since = now
-    if CRISIS_SKILL not in convo.required_skills:
-        convo.required_skills = [*convo.required_skills, CRISIS_SKILL]
+    assignment.make_urgent(convo, now)
     _event(
         session,
         convo,
@@ -242,21 +237,6 @@ def _record_intake_answer(
         now,
         detail={"category": "intake"},
     )
-
-
-def _move_if_unqualified(
-    session: Session, convo: Conversation, now: datetime, values: dict[str, Any]
-) -> bool:
-    """An active conversation that became urgent leaves a supporter without the skill."""
-    if convo.status != "active" or convo.supporter_id is None:
-        return False
-    routing = settings_service.routing_settings(values)
-    (holder,) = snapshots.supporters(session, routing.urgent_weight, [convo.supporter_id])
-    decision = decide(snapshots.active_conversation(convo), holder, now, routing)
-    if not isinstance(decision, Handoff) or decision.kind != "needs_skill":
-        return False
-    handoffs.hand_off(session, convo, decision, now)
-    return True
 
 
 def _event(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from helpline.models import Conversation, ConversationEvent, Message, User
 from helpline.services import assignment, programs, snapshots, waiting
 from helpline.services import settings as settings_service
-from routing.handoff import plan_handoffs
+from routing.handoff import decide, plan_handoffs
 from routing.model import Assign, Close, Handoff, Nudge, RoutingSettings
 from routing.policy import choose_supporter
 from routing.triage import CRISIS_SKILL
@@ -72,6 +72,51 @@ def hand_off(session: Session, convo: Conversation, decision: Handoff, now: date
     assignment.requeue(
         session, convo, "handed_off", decision.reason, now, detail={"rule": decision.kind}
     )
+
+
+def move_if_unqualified(
+    session: Session, convo: Conversation, now: datetime, values: dict[str, Any]
+) -> bool:
+    """An active conversation that became urgent leaves a supporter without the skill."""
+    if convo.status != "active" or convo.supporter_id is None:
+        return False
+    routing = settings_service.routing_settings(values)
+    (holder,) = snapshots.supporters(session, routing.urgent_weight, [convo.supporter_id])
+    decision = decide(snapshots.active_conversation(convo), holder, now, routing)
+    if not isinstance(decision, Handoff) or decision.kind != "needs_skill":
+        return False
+    hand_off(session, convo, decision, now)
+    return True
+
+
+class AlreadyEscalated(Exception):
+    """The conversation is urgent and crisis-only already."""
+
+
+def escalate(
+    session: Session, convo: Conversation, actor: User, note: str | None, now: datetime
+) -> list[Message]:
+    """A supporter or coordinator judges the texter at risk: urgent and crisis-only, as if
+    triage had flagged it. A crisis-trained holder keeps it; anyone else hands it on."""
+    if not assignment.make_urgent(convo, now):
+        raise AlreadyEscalated("the conversation is already urgent and crisis-only")
+    session.add(
+        ConversationEvent(
+            conversation_id=convo.id,
+            kind="escalated",
+            reason=f"escalated to crisis by {actor.name}",
+            note=note,
+            actor_id=actor.id,
+            supporter_id=convo.supporter_id,
+            created_at=now,
+        )
+    )
+    session.flush()
+    values = settings_service.load(session)
+    announce: dict[int, str] = {}
+    if move_if_unqualified(session, convo, now, values):
+        announce[convo.id] = assignment.HANDED_OFF
+    return assignment.route_queue(session, now, values, announce)
 
 
 def _offer(

@@ -134,7 +134,7 @@ def transfer_choices(session: Session, user: User) -> TransferChoices:
 
 
 EARLIER_SHOWN = 3  # the texter's most recent closed conversations shown under a thread
-_NOTE_KINDS = ("transferred", "handed_off", "offered", "assigned", "note")
+_NOTE_KINDS = ("transferred", "handed_off", "offered", "assigned", "note", "escalated")
 
 
 def handoff_note(convo: Conversation, reader: User) -> ConversationEvent | None:

@@ -15,6 +15,7 @@ from helpline.services import settings as settings_service
 
 NUMBER = r"^(whatsapp:)?\+[1-9][0-9]{6,14}$"
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+MAX_SURVEY_QUESTION = 320  # two SMS segments at most: it rides on the closing text
 _NUMBER = re.compile(NUMBER)
 _LANGUAGE = re.compile(LANGUAGE)
 
@@ -52,7 +53,14 @@ def save(session: Session, program: Program, data: dict[str, Any]) -> Program:
 
 
 def _validate(data: dict[str, Any], creating: bool) -> dict[str, Any]:  # noqa: C901
-    unknown = set(data) - {"name", "numbers", "required_skills", "language", "texts"}
+    unknown = set(data) - {
+        "name",
+        "numbers",
+        "required_skills",
+        "language",
+        "texts",
+        "survey_question",
+    }
     if unknown:
         raise ProgramError(f"unknown field(s): {', '.join(sorted(unknown))}")
     out: dict[str, Any] = {}
@@ -82,7 +90,20 @@ def _validate(data: dict[str, Any], creating: bool) -> dict[str, Any]:  # noqa: 
         out["language"] = language
     if "texts" in data:
         out["texts"] = _texts(data["texts"])
+    if "survey_question" in data:
+        out["survey_question"] = _survey_question(data["survey_question"])
     return out
+
+
+def _survey_question(question: object) -> str | None:
+    """Blank or null: no survey for this program."""
+    if question is not None and not isinstance(question, str):
+        raise ProgramError("survey_question must be a text or null")
+    if question is None or not question.strip():
+        return None
+    if len(question) > MAX_SURVEY_QUESTION:
+        raise ProgramError(f"survey_question must be at most {MAX_SURVEY_QUESTION} characters")
+    return question.strip()
 
 
 def _texts(texts: object) -> dict[str, str]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import datetime
+
+from helpline.models import Texter
 
 _WORDS = (
     "Amber",
@@ -46,3 +49,10 @@ def masked(address: str) -> str:
     prefix, _, number = address.rpartition(":")
     shown = number[:5] + "•••" + number[-4:] if len(number) > 9 else "•••"
     return f"{prefix}:{shown}" if prefix else shown
+
+
+def is_blocked(texter: Texter, now: datetime) -> bool:
+    """Blocked by a coordinator, and the block has not run out."""
+    if texter.blocked_at is None:
+        return False
+    return texter.blocked_until is None or texter.blocked_until > now

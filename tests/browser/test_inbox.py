@@ -90,6 +90,7 @@ def test_a_supporter_works_a_conversation_from_first_text_to_close(
     ivys.locator(f"[data-conversation='{convo_id}'] a").click()
     expect(ivys.locator("[data-live-thread]")).to_contain_text("ask about tonight")
     ivys.click("summary:has-text('Close')")
+    ivys.select_option("#outcome", "safety_plan")
     ivys.fill("#note", "safe with her sister tonight")
     ivys.click("button:has-text('Close conversation')")
     expect(ivys).to_have_url(other + "/inbox")

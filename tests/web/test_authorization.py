@@ -241,6 +241,9 @@ ROUTES: dict[tuple[str, str], Access] = {
         NO_TOKEN, OK, FORBIDDEN, OK, conversation(skill="general", note="over to you")
     ),
     ("POST", CONVERSATION + "/close"): Access(NO_TOKEN, OK, FORBIDDEN, OK, conversation()),
+    ("POST", CONVERSATION + "/escalate"): Access(
+        NO_TOKEN, OK, FORBIDDEN, OK, conversation(note="talked of a plan")
+    ),
     ("POST", CONVERSATION + "/notes"): Access(
         NO_TOKEN, CREATED, FORBIDDEN, CREATED, conversation(note="likes short replies")
     ),
@@ -292,7 +295,14 @@ ROUTES: dict[tuple[str, str], Access] = {
         LOGIN, THREAD, NOT_FOUND, FORBIDDEN, conversation_form(body="hi")
     ),
     ("POST", THREAD_PAGE + "/close"): Access(
-        LOGIN, INBOX, NOT_FOUND, INBOX, conversation_form(note="")
+        LOGIN, INBOX, NOT_FOUND, INBOX, conversation_form(note="", outcome="supported")
+    ),
+    ("POST", THREAD_PAGE + "/notes"): Access(
+        LOGIN, THREAD, NOT_FOUND, THREAD, conversation_form(note="likes short replies")
+    ),
+    # Sam is not crisis-trained: escalating hands the conversation on, out of Sam's inbox.
+    ("POST", THREAD_PAGE + "/escalate"): Access(
+        LOGIN, INBOX, NOT_FOUND, THREAD, conversation_form(note="talked of a plan")
     ),
     ("POST", THREAD_PAGE + "/transfer"): Access(
         LOGIN, INBOX, NOT_FOUND, THREAD, conversation_form(target="pool:", note="over to you")
@@ -451,8 +461,11 @@ def test_a_handoff_offered_to_me_may_be_read_but_not_acted_on_before_accepting(
         (CONVERSATION + "/notes", Call(ids, json={"note": "n"})),
         (CONVERSATION + "/transfer", Call(ids, json={"skill": "general"})),
         (CONVERSATION + "/close", Call(ids, json={})),
+        (CONVERSATION + "/escalate", Call(ids, json={})),
         (THREAD_PAGE + "/reply", Call(ids, form={"body": "hi"})),
-        (THREAD_PAGE + "/close", Call(ids, form={})),
+        (THREAD_PAGE + "/close", Call(ids, form={"outcome": "supported"})),
+        (THREAD_PAGE + "/notes", Call(ids, form={"note": "n"})),
+        (THREAD_PAGE + "/escalate", Call(ids, form={})),
     ]
     answers = {
         rule: world.call("supporter", "POST", rule, call, signed=False).status_code

@@ -103,7 +103,9 @@ def test_close_from_the_inbox_sends_the_closing_text(helpline: Helpline) -> None
     convo = conversation_for(helpline, "+15550208005")
     sign_in(helpline.client, sam)
     path = f"/inbox/conversations/{convo.id}"
-    post_form(helpline.client, path + "/close", {"note": "safe for tonight"}, path)
+    post_form(
+        helpline.client, path + "/close", {"note": "safe for tonight", "outcome": "supported"}, path
+    )
     helpline.run_jobs()
     assert "ended" in helpline.twilio.to("+15550208005")[-1]["Body"]
     assert helpline.db.get(Conversation, convo.id).status == "closed"

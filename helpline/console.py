@@ -176,6 +176,7 @@ def _week(monday: date, zone: str) -> dict[str, Any]:
         "days": [monday + timedelta(days=d) for d in range(7)],
         "grid": {(h.day, h.hour): h for h in hours},
         "zone": zone,
+        "tz": ZoneInfo(zone),
         "names": {u.id: u.name for u in board.reassign_choices(session)},
         "people": board.reassign_choices(session),
         "occurrences": occurs,
@@ -251,6 +252,60 @@ def cancel_shift(shift_id: int) -> Response | tuple[str, int]:
     flash("That shift will not happen.")
     monday = week_start(occurrence.astimezone(ZoneInfo(zone)).date())
     return redirect(url_for(".calendar", week=monday.isoformat()))
+
+
+SCOPES = {"one": False, "following": True}
+
+
+@bp.post("/calendar/shifts/<int:shift_id>/move")
+@coordinator_required
+def move_shift(shift_id: int) -> Response | tuple[str, int]:
+    """Move one occurrence (a one-off shift, or this one of a series), or this and all
+    following, to another day and time in the helpline's zone, and optionally to someone else."""
+    session = web.db()
+    shift = session.get(Shift, shift_id) or abort(404)
+    zone = coverage.helpline_zone(session)
+    form = request.form
+    try:
+        occurrence = datetime.fromisoformat(form.get("occurrence", "")[:40])
+        if occurrence.tzinfo is None:
+            raise ValueError("no offset")
+    except ValueError:
+        abort(400, "occurrence must be the start of a shift, with its offset")
+    monday = week_start(occurrence.astimezone(ZoneInfo(zone)).date())
+    day = _day(form.get("day"), "day") or abort(400, "day must be a date like 2026-03-02")
+    raw_who = form.get("supporter_id", "").strip()
+    try:
+        begins, ends = _clock(form.get("starts", "")), _clock(form.get("ends", ""))
+        following = SCOPES[form.get("scope", "one")]
+        person = session.get(User, int(raw_who[:9])) if raw_who else shift.supporter
+    except (ValueError, KeyError):
+        person = None
+    if person is None or not person.is_active:
+        return _calendar_error(monday, zone, "Choose who works it, a start and an end time.")
+    starts_at = datetime.combine(day, begins, ZoneInfo(zone))
+    ends_at = datetime.combine(day + timedelta(days=int(ends <= begins)), ends, ZoneInfo(zone))
+    try:
+        moved = shifts.move_shift(
+            session, shift, occurrence, starts_at, ends_at, following, person.id
+        )
+    except shifts.ShiftError as exc:
+        session.rollback()
+        return _calendar_error(monday, zone, str(exc))
+    detail = {
+        "shift_id": shift.id,
+        "occurrence": occurrence.isoformat(),
+        "to": starts_at.isoformat(),
+        "following": following,
+        "now_shift_id": moved.id,
+        "supporter_id": person.id,
+    }
+    audit.record(session, audit.SHIFT_MOVED, web.now(), actor_id=current_user().id, detail=detail)
+    session.commit()
+    queues.apply_handoff_rules(web.redis())  # someone may be off shift now
+    queues.route_queue(web.redis())  # and someone else on
+    flash(f"Shift moved for {person.name}.")
+    return redirect(url_for(".calendar", week=week_start(day).isoformat()))
 
 
 def _day(text: str | None, name: str = "week") -> date | None:

@@ -31,6 +31,10 @@ PURGED = "conversation.purged"
 ERASED = "texter.erased"
 BLOCKED = "texter.blocked"
 UNBLOCKED = "texter.unblocked"
+SHIFT_MOVED = "shift.moved"
+FEED_RESET = "calendar_feed.reset"
+INVITED = "person.invited"
+INVITE_USED = "invite.used"
 
 
 def record(
@@ -82,6 +86,7 @@ def entries(
 
 
 ACTIONS = (VIEWED, ACTED, DENIED, LISTED, PURGED, ERASED, BLOCKED, UNBLOCKED)
+ACTIONS += (SHIFT_MOVED, FEED_RESET, INVITED, INVITE_USED)
 
 
 def recent(

@@ -171,6 +171,13 @@ def sams_occurrence(w: World, fresh: bool) -> Call:
     return Call({"shift_id": w.shift(True)}, form={"occurrence": w.tomorrow().isoformat()})
 
 
+def sams_move(w: World, fresh: bool) -> Call:
+    """Sam's shift tomorrow, moved an hour later the same day."""
+    tomorrow = w.tomorrow()
+    form = {"occurrence": tomorrow.isoformat(), "day": tomorrow.date().isoformat()}
+    return Call({"shift_id": w.shift(True)}, form={**form, "starts": "10:00", "ends": "14:00"})
+
+
 API = "/api/v1"
 CONVERSATION = API + "/conversations/<int:conversation_id>"
 SHIFT = API + "/shifts/<int:shift_id>"
@@ -315,6 +322,9 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/console/calendar/shifts"): Access(LOGIN, FORBIDDEN, FORBIDDEN, CALENDAR, shift_form),
     ("POST", "/console/calendar/shifts/<int:shift_id>/cancel"): Access(
         LOGIN, FORBIDDEN, FORBIDDEN, CALENDAR, sams_occurrence
+    ),
+    ("POST", "/console/calendar/shifts/<int:shift_id>/move"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, CALENDAR, sams_move
     ),
     ("GET", "/console/audit"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
     # Twilio's webhooks: the signature is the only credential; sessions and tokens are not.

@@ -11,10 +11,19 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from helpline import web
+from helpline import feeds, web
 from helpline.auth import current_user, login_required
 from helpline.models import Conversation, Shift, User
-from helpline.services import audit, board, coverage, handoffs, shifts, users
+from helpline.services import (
+    audit,
+    board,
+    calendar_feed,
+    coverage,
+    handoffs,
+    invites,
+    shifts,
+    users,
+)
 from routing.coverage import week_start
 from workers import queues
 
@@ -121,18 +130,58 @@ def add_person() -> Response | tuple[str, int]:
     if limit:
         fields["max_conversations"] = int(limit) if limit.isdigit() and len(limit) < 4 else limit
     session = web.db()
+    by_invite = form.get("how") == "invite"
     try:
-        user = users.create_user(
-            session, form.get("email", ""), form.get("name", ""), form.get("password", ""), **fields
-        )
+        if by_invite:
+            user, token = invites.invite(
+                session,
+                form.get("email", ""),
+                form.get("name", ""),
+                current_user(),
+                web.now(),
+                **fields,
+            )
+        else:
+            user = users.create_user(
+                session,
+                form.get("email", ""),
+                form.get("name", ""),
+                form.get("password", ""),
+                **fields,
+            )
     except users.UserError as exc:
         session.rollback()  # a refused insert leaves nothing behind to read past
         people = board.roster(session)
         page = render_template("console/roster.html", people=people, error=str(exc), form=form)
         return page, 409 if isinstance(exc, users.EmailTaken) else 400
     session.commit()
+    if by_invite:
+        return _invite_page(user, token)
     flash(f"{user.name} can now sign in with the first password you set.")
     return redirect(url_for(".roster"))
+
+
+def _invite_page(person: User, token: str) -> Response:
+    """The roster with a new invite link shown once, to pass on to `person`."""
+    link = web.settings().public_url.rstrip("/") + url_for("invites.accept", token=token)
+    page = render_template(
+        "console/roster.html", people=board.roster(web.db()), invited=person, invite_link=link
+    )
+    return _no_store(page)
+
+
+@bp.post("/roster/<int:user_id>/invite")
+@coordinator_required
+def reinvite(user_id: int) -> Response:
+    """A new invite link for someone who has not set a password yet (the old one may have
+    expired or been lost); earlier links still work until used or expired."""
+    person = web.db().get(User, user_id) or abort(404)
+    if not person.is_active or not invites.is_waiting(person):
+        flash(f"{person.name} has set a password already; they can sign in.")
+        return redirect(url_for(".roster"))
+    token = invites.new_link(web.db(), person, current_user(), web.now())
+    web.db().commit()
+    return _invite_page(person, token)
 
 
 def _words(text: str) -> list[str]:
@@ -155,6 +204,18 @@ def deactivate(user_id: int) -> Response:
         queues.apply_handoff_rules(web.redis())
     flash(f"{person.name} is deactivated; their conversations are being handed on.")
     return redirect(url_for(".roster"))
+
+
+@bp.route("/roster/<int:user_id>/calendar-feed", methods=["GET", "POST"])
+@coordinator_required
+def calendar_feed_link(user_id: int) -> Response:
+    """Someone's private calendar feed: whether they have one, and (POST) a new address."""
+    person = web.db().get(User, user_id) or abort(404)
+    token = None
+    if request.method == "POST":
+        token = calendar_feed.reset_token(web.db(), person, current_user(), web.now())
+        web.db().commit()
+    return feeds.link_page(person, token, url_for(".roster"))
 
 
 @bp.get("/calendar")

@@ -329,11 +329,11 @@ def move_shift(shift_id: int) -> Response | tuple[str, int]:
     form = request.form
     try:
         occurrence = datetime.fromisoformat(form.get("occurrence", "")[:40])
-        if occurrence.tzinfo is None:
-            raise ValueError("no offset")
-    except ValueError:
+        if occurrence.tzinfo is None or not 1971 <= occurrence.year <= 2999:
+            raise ValueError("no offset, or out of range")
+        monday = week_start(occurrence.astimezone(ZoneInfo(zone)).date())
+    except (ValueError, OverflowError):
         abort(400, "occurrence must be the start of a shift, with its offset")
-    monday = week_start(occurrence.astimezone(ZoneInfo(zone)).date())
     day = _day(form.get("day"), "day") or abort(400, "day must be a date like 2026-03-02")
     raw_who = form.get("supporter_id", "").strip()
     try:

@@ -114,4 +114,5 @@ def test_a_move_the_calendar_cannot_make_is_a_400_and_changes_nothing(helpline: 
     assert move(helpline, shift, start, day=day, supporter_id="99999") == 400
     assert move(helpline, shift, start, day="someday") == 400
     assert move(helpline, shift, start.replace(tzinfo=None), day=day) == 400
+    assert move(helpline, shift, datetime.max.replace(tzinfo=UTC), day=day) == 400
     assert week_of(helpline, start) == [start + timedelta(days=d) for d in range(7)]

@@ -13,10 +13,20 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from helpline import charts, web
+from helpline import charts, feeds, web
 from helpline.auth import current_user, login_required
 from helpline.models import Conversation, Shift, User
-from helpline.services import audit, board, coverage, handoffs, reports, shifts, users
+from helpline.services import (
+    audit,
+    board,
+    calendar_feed,
+    coverage,
+    handoffs,
+    invites,
+    reports,
+    shifts,
+    users,
+)
 from routing.coverage import week_start
 from routing.reports import Report
 from workers import queues
@@ -125,18 +135,58 @@ def add_person() -> Response | tuple[str, int]:
     if limit:
         fields["max_conversations"] = int(limit) if limit.isdigit() and len(limit) < 4 else limit
     session = web.db()
+    by_invite = form.get("how") == "invite"
     try:
-        user = users.create_user(
-            session, form.get("email", ""), form.get("name", ""), form.get("password", ""), **fields
-        )
+        if by_invite:
+            user, token = invites.invite(
+                session,
+                form.get("email", ""),
+                form.get("name", ""),
+                current_user(),
+                web.now(),
+                **fields,
+            )
+        else:
+            user = users.create_user(
+                session,
+                form.get("email", ""),
+                form.get("name", ""),
+                form.get("password", ""),
+                **fields,
+            )
     except users.UserError as exc:
         session.rollback()  # a refused insert leaves nothing behind to read past
         people = board.roster(session)
         page = render_template("console/roster.html", people=people, error=str(exc), form=form)
         return page, 409 if isinstance(exc, users.EmailTaken) else 400
     session.commit()
+    if by_invite:
+        return _invite_page(user, token)
     flash(f"{user.name} can now sign in with the first password you set.")
     return redirect(url_for(".roster"))
+
+
+def _invite_page(person: User, token: str) -> Response:
+    """The roster with a new invite link shown once, to pass on to `person`."""
+    link = web.settings().public_url.rstrip("/") + url_for("invites.accept", token=token)
+    page = render_template(
+        "console/roster.html", people=board.roster(web.db()), invited=person, invite_link=link
+    )
+    return _no_store(page)
+
+
+@bp.post("/roster/<int:user_id>/invite")
+@coordinator_required
+def reinvite(user_id: int) -> Response:
+    """A new invite link for someone who has not set a password yet (the old one may have
+    expired or been lost); earlier links still work until used or expired."""
+    person = web.db().get(User, user_id) or abort(404)
+    if not person.is_active or not invites.is_waiting(person):
+        flash(f"{person.name} has set a password already; they can sign in.")
+        return redirect(url_for(".roster"))
+    token = invites.new_link(web.db(), person, current_user(), web.now())
+    web.db().commit()
+    return _invite_page(person, token)
 
 
 def _words(text: str) -> list[str]:
@@ -161,6 +211,18 @@ def deactivate(user_id: int) -> Response:
     return redirect(url_for(".roster"))
 
 
+@bp.route("/roster/<int:user_id>/calendar-feed", methods=["GET", "POST"])
+@coordinator_required
+def calendar_feed_link(user_id: int) -> Response:
+    """Someone's private calendar feed: whether they have one, and (POST) a new address."""
+    person = web.db().get(User, user_id) or abort(404)
+    token = None
+    if request.method == "POST":
+        token = calendar_feed.reset_token(web.db(), person, current_user(), web.now())
+        web.db().commit()
+    return feeds.link_page(person, token, url_for(".roster"))
+
+
 @bp.get("/calendar")
 @coordinator_required
 def calendar() -> Response:
@@ -180,6 +242,7 @@ def _week(monday: date, zone: str) -> dict[str, Any]:
         "days": [monday + timedelta(days=d) for d in range(7)],
         "grid": {(h.day, h.hour): h for h in hours},
         "zone": zone,
+        "tz": ZoneInfo(zone),
         "names": {u.id: u.name for u in board.reassign_choices(session)},
         "people": board.reassign_choices(session),
         "occurrences": occurs,
@@ -255,6 +318,60 @@ def cancel_shift(shift_id: int) -> Response | tuple[str, int]:
     flash("That shift will not happen.")
     monday = week_start(occurrence.astimezone(ZoneInfo(zone)).date())
     return redirect(url_for(".calendar", week=monday.isoformat()))
+
+
+SCOPES = {"one": False, "following": True}
+
+
+@bp.post("/calendar/shifts/<int:shift_id>/move")
+@coordinator_required
+def move_shift(shift_id: int) -> Response | tuple[str, int]:
+    """Move one occurrence (a one-off shift, or this one of a series), or this and all
+    following, to another day and time in the helpline's zone, and optionally to someone else."""
+    session = web.db()
+    shift = session.get(Shift, shift_id) or abort(404)
+    zone = coverage.helpline_zone(session)
+    form = request.form
+    try:
+        occurrence = datetime.fromisoformat(form.get("occurrence", "")[:40])
+        if occurrence.tzinfo is None or not 1971 <= occurrence.year <= 2999:
+            raise ValueError("no offset, or out of range")
+        monday = week_start(occurrence.astimezone(ZoneInfo(zone)).date())
+    except (ValueError, OverflowError):
+        abort(400, "occurrence must be the start of a shift, with its offset")
+    day = _day(form.get("day"), "day") or abort(400, "day must be a date like 2026-03-02")
+    raw_who = form.get("supporter_id", "").strip()
+    try:
+        begins, ends = _clock(form.get("starts", "")), _clock(form.get("ends", ""))
+        following = SCOPES[form.get("scope", "one")]
+        person = session.get(User, int(raw_who[:9])) if raw_who else shift.supporter
+    except (ValueError, KeyError):
+        person = None
+    if person is None or not person.is_active:
+        return _calendar_error(monday, zone, "Choose who works it, a start and an end time.")
+    starts_at = datetime.combine(day, begins, ZoneInfo(zone))
+    ends_at = datetime.combine(day + timedelta(days=int(ends <= begins)), ends, ZoneInfo(zone))
+    try:
+        moved = shifts.move_shift(
+            session, shift, occurrence, starts_at, ends_at, following, person.id
+        )
+    except shifts.ShiftError as exc:
+        session.rollback()
+        return _calendar_error(monday, zone, str(exc))
+    detail = {
+        "shift_id": shift.id,
+        "occurrence": occurrence.isoformat(),
+        "to": starts_at.isoformat(),
+        "following": following,
+        "now_shift_id": moved.id,
+        "supporter_id": person.id,
+    }
+    audit.record(session, audit.SHIFT_MOVED, web.now(), actor_id=current_user().id, detail=detail)
+    session.commit()
+    queues.apply_handoff_rules(web.redis())  # someone may be off shift now
+    queues.route_queue(web.redis())  # and someone else on
+    flash(f"Shift moved for {person.name}.")
+    return redirect(url_for(".calendar", week=week_start(day).isoformat()))
 
 
 def _day(text: str | None, name: str = "week") -> date | None:

@@ -19,13 +19,14 @@ from flask import (
 from redis.exceptions import RedisError
 from werkzeug.wrappers import Response
 
-from helpline import web
+from helpline import feeds, web
 from helpline.auth import current_user, login_required
 from helpline.live import feed
 from helpline.models import Conversation, User
 from helpline.services import (
     assignment,
     audit,
+    calendar_feed,
     canned,
     handoffs,
     inbox,
@@ -279,6 +280,18 @@ def status() -> Response:
     elif me.status == "offline":
         queues.apply_handoff_rules(web.redis())
     return redirect(url_for(".index"))
+
+
+@bp.route("/calendar-feed", methods=["GET", "POST"])
+@login_required
+def calendar_feed_link() -> Response:
+    """My private calendar feed: whether I have one, and (POST) a new address, shown once."""
+    me = current_user()
+    token = None
+    if request.method == "POST":
+        token = calendar_feed.reset_token(web.db(), me, me, web.now())
+        web.db().commit()
+    return feeds.link_page(me, token, url_for(".index"))
 
 
 @bp.post("/help")

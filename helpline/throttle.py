@@ -44,3 +44,16 @@ def clear(redis: Redis, keys: list[str]) -> None:
         redis.delete(*keys)
     except RedisError as exc:
         log.warning("throttle not cleared, Redis unreachable: %s", exc)
+
+
+def is_over_rate(redis: Redis, counter: str, limit: int, window_s: int) -> bool:
+    """Count one request in a fixed window; True once more than `limit` came within it."""
+    try:
+        pipe = redis.pipeline()
+        pipe.set(counter, 0, ex=window_s, nx=True)
+        pipe.incr(counter)
+        _, count = pipe.execute()
+    except RedisError as exc:
+        log.warning("rate not counted, Redis unreachable: %s", exc)
+        return False
+    return int(count) > limit

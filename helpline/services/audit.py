@@ -32,6 +32,10 @@ ERASED = "texter.erased"
 BLOCKED = "texter.blocked"
 UNBLOCKED = "texter.unblocked"
 EXPORTED = "report.exported"
+SHIFT_MOVED = "shift.moved"
+FEED_RESET = "calendar_feed.reset"
+INVITED = "person.invited"
+INVITE_USED = "invite.used"
 
 
 def record(
@@ -83,6 +87,7 @@ def entries(
 
 
 ACTIONS = (VIEWED, ACTED, DENIED, LISTED, PURGED, ERASED, BLOCKED, UNBLOCKED, EXPORTED)
+ACTIONS += (SHIFT_MOVED, FEED_RESET, INVITED, INVITE_USED)
 
 
 def recent(

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from helpline.models import Conversation, Shift, User
 from helpline.services.snapshots import shift_rules
+from routing import schedule
+from routing.model import ShiftRule
 from routing.schedule import MAX_SHIFT_LENGTH, current_shift_end, occurrences
 
 
@@ -26,6 +28,7 @@ class Occurrence:
     supporter_id: int
     starts_at: datetime
     ends_at: datetime
+    recurring: bool = False
 
 
 # A shift that repeats more often than daily is a mistake, and would make every listing of
@@ -43,6 +46,22 @@ def create_shift(
     timezone: str = "UTC",
 ) -> Shift:
     """Store a shift after checking its times, zone and RRULE."""
+    check_shift(starts_at, ends_at, rrule, timezone)
+    shift = Shift(
+        supporter_id=supporter_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        rrule=rrule or None,
+        timezone=timezone,
+    )
+    session.add(shift)
+    session.flush()
+    return shift
+
+
+def check_shift(starts_at: datetime, ends_at: datetime, rrule: str | None, timezone: str) -> None:
+    """Refuse times without an offset, an end not after the start, an over-long shift, an
+    unknown zone, an RRULE dateutil cannot read."""
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise ShiftError("starts_at and ends_at need a UTC offset")
     if ends_at <= starts_at:
@@ -63,16 +82,6 @@ def create_shift(
             raise ShiftError(
                 "a shift repeats at most daily: FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY"
             )
-    shift = Shift(
-        supporter_id=supporter_id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        rrule=rrule or None,
-        timezone=timezone,
-    )
-    session.add(shift)
-    session.flush()
-    return shift
 
 
 def list_occurrences(
@@ -86,7 +95,7 @@ def list_occurrences(
     for shift in session.scalars(query):
         (rule,) = shift_rules([shift])
         for begin, finish in occurrences(rule, start, end):
-            found.append(Occurrence(shift.id, shift.supporter_id, begin, finish))
+            found.append(Occurrence(shift.id, shift.supporter_id, begin, finish, bool(shift.rrule)))
     return sorted(found, key=lambda o: (o.starts_at, o.shift_id))
 
 
@@ -108,8 +117,46 @@ def move_occurrence(
     session: Session, shift: Shift, occurrence: datetime, starts_at: datetime, ends_at: datetime
 ) -> Shift:
     """One occurrence happens at another time: cancelled where it was, added where it goes."""
-    cancel_occurrence(session, shift, occurrence)
-    return create_shift(session, shift.supporter_id, starts_at, ends_at, None, shift.timezone)
+    return move_shift(session, shift, occurrence, starts_at, ends_at, following=False)
+
+
+def move_shift(
+    session: Session,
+    shift: Shift,
+    occurrence: datetime,
+    starts_at: datetime,
+    ends_at: datetime,
+    following: bool = False,
+    supporter_id: int | None = None,
+) -> Shift:
+    """Move the occurrence starting at `occurrence` (and, `following`, every later one) to
+    start and end at the given times, optionally with someone else; answers the shift that
+    holds the new time. A one-off shift, or a series moved from its first occurrence, is
+    changed in place; otherwise the series keeps the rest and a new shift is added."""
+    (rule,) = shift_rules([shift])
+    check_shift(starts_at, ends_at, None, shift.timezone)
+    try:
+        move = (schedule.move_following if following else schedule.move_one)(
+            rule, occurrence, starts_at, ends_at
+        )
+    except schedule.MoveError as exc:
+        raise ShiftError(str(exc)) from exc
+    who = shift.supporter_id if supporter_id is None else supporter_id
+    if move.kept is None:
+        _store(shift, move.added)
+        shift.supporter_id = who
+        session.flush()
+        return shift
+    _store(shift, move.kept)
+    added = create_shift(session, who, starts_at, ends_at, move.added.rrule, shift.timezone)
+    _store(added, move.added)
+    session.flush()
+    return added
+
+
+def _store(shift: Shift, rule: ShiftRule) -> None:
+    shift.starts_at, shift.ends_at, shift.rrule = rule.starts_at, rule.ends_at, rule.rrule
+    shift.cancelled = sorted(c.astimezone(UTC).isoformat() for c in rule.cancelled)
 
 
 # A supporter is warned this long before their shift ends while conversations are still open.

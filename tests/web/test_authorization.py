@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from helpline.app import create_app
 from helpline.live import feed
 from helpline.models import CannedResponse, utcnow
-from helpline.services import blocking, canned
+from helpline.services import blocking, calendar_feed, canned, invites
 from tests.support import PASSWORD, Helpline, texter_number
 from tests.web.walk import ROLES, Answer, Call, Prepare, World, inbound_form, redirect, refused
 from tests.web.walk import unique as fresh_name
@@ -171,6 +171,46 @@ def sams_occurrence(w: World, fresh: bool) -> Call:
     return Call({"shift_id": w.shift(True)}, form={"occurrence": w.tomorrow().isoformat()})
 
 
+def sams_move(w: World, fresh: bool) -> Call:
+    """Sam's shift tomorrow, moved an hour later the same day."""
+    tomorrow = w.tomorrow()
+    form = {"occurrence": tomorrow.isoformat(), "day": tomorrow.date().isoformat()}
+    return Call({"shift_id": w.shift(True)}, form={**form, "starts": "10:00", "ends": "14:00"})
+
+
+def sams_feed(w: World, fresh: bool) -> Call:
+    """Sam's calendar feed, by a token made for this call: the token is the only credential."""
+    h = w.helpline
+    h.look_again()
+    token = calendar_feed.reset_token(h.db, w.sam, w.sam, utcnow())
+    h.db.commit()
+    return Call({"token": token})
+
+
+def invitation(password: str | None = None) -> Prepare:
+    """A fresh invite link (and, to accept it, a password chosen twice)."""
+
+    def prepare(w: World, fresh: bool) -> Call:
+        h = w.helpline
+        h.look_again()
+        name = fresh_name()
+        _, token = invites.invite(h.db, f"{name}@example.org", name, w.casey, utcnow())
+        h.db.commit()
+        form = {"password": password, "confirm": password} if password else None
+        return Call({"token": token}, form=form)
+
+    return prepare
+
+
+def someone_invited(w: World, fresh: bool) -> Call:
+    h = w.helpline
+    h.look_again()
+    name = fresh_name()
+    person, _ = invites.invite(h.db, f"{name}@example.org", name, w.casey, utcnow())
+    h.db.commit()
+    return Call({"user_id": person.id}, form={})
+
+
 API = "/api/v1"
 CONVERSATION = API + "/conversations/<int:conversation_id>"
 SHIFT = API + "/shifts/<int:shift_id>"
@@ -182,6 +222,7 @@ REASSIGN = "/console/conversations/<int:conversation_id>/reassign"
 CONSOLE, ROSTER = redirect("/console"), redirect("/console/roster")
 CALENDAR = redirect("/console/calendar")
 JOBS = redirect("/console/jobs")
+FEED_LINK = "/console/roster/<int:user_id>/calendar-feed"
 
 #         anonymous  supporter  other      coordinator  what to send
 ROUTES: dict[tuple[str, str], Access] = {
@@ -327,6 +368,9 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/console/calendar/shifts/<int:shift_id>/cancel"): Access(
         LOGIN, FORBIDDEN, FORBIDDEN, CALENDAR, sams_occurrence
     ),
+    ("POST", "/console/calendar/shifts/<int:shift_id>/move"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, CALENDAR, sams_move
+    ),
     ("GET", "/console/audit"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
     ("GET", "/console/jobs"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
     ("POST", "/console/jobs/<job_id>/retry"): Access(
@@ -338,6 +382,26 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/console/reports"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
     ("GET", "/console/reports/<table>.csv"): Access(
         LOGIN, FORBIDDEN, FORBIDDEN, OK, lambda w, fresh: Call({"table": "daily"})
+    ),
+    ("GET", FEED_LINK): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK, sams_record()),
+    ("POST", FEED_LINK): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, OK, lambda w, fresh: Call({"user_id": w.ivy.id}, form={})
+    ),
+    ("POST", "/console/roster/<int:user_id>/invite"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, OK, someone_invited
+    ),
+    ("GET", "/inbox/calendar-feed"): Access(LOGIN, OK, OK, OK),
+    ("POST", "/inbox/calendar-feed"): Access(LOGIN, OK, OK, OK, lambda w, fresh: Call(form={})),
+    # Public by token: the token in the path is the credential, whoever calls (or is signed
+    # in); a wrong, reset, used or expired token is refused to everyone alike (see below).
+    ("GET", "/calendar/<token>.ics"): Access(OK, OK, OK, OK, sams_feed),
+    ("GET", "/invite/<token>"): Access(OK, OK, OK, OK, invitation()),
+    ("POST", "/invite/<token>"): Access(
+        redirect("/login"),
+        redirect("/login"),
+        redirect("/login"),
+        redirect("/login"),
+        invitation(PASSWORD),
     ),
     # Twilio's webhooks: the signature is the only credential; sessions and tokens are not.
     ("POST", "/twilio/messages"): Access(
@@ -401,6 +465,27 @@ def test_the_dev_phone_is_never_served_in_production(helpline: Helpline) -> None
     client = create_app(settings, TESTING=True).test_client()
     assert client.get("/dev/phone").status_code == 404
     assert client.post("/dev/phone/number", data={"number": "+15550123456"}).status_code == 404
+
+
+def test_a_wrong_or_reset_token_is_a_404_to_everyone(helpline: Helpline) -> None:
+    """The feed and invite links answer only their own live token; signing in adds nothing,
+    and a token made stale by a reset or a use is as unknown as a made-up one."""
+    world = World(helpline, helpline.app)
+    stale_feed = sams_feed(world, True)
+    sams_feed(world, True)  # a reset: the first token is dead now
+    used = invitation(PASSWORD)(world, True)
+    assert world.call("anonymous", "POST", "/invite/<token>", used, False).status_code == 302
+    calls = [
+        ("GET", "/calendar/<token>.ics", Call({"token": "not-a-token"})),
+        ("GET", "/calendar/<token>.ics", stale_feed),
+        ("GET", "/invite/<token>", Call({"token": "not-a-token"})),
+    ]
+    for role in ROLES:
+        for method, rule, call in calls:
+            answer = world.call(role, method, rule, call, signed=False)
+            assert answer.status_code == 404, (role, rule, call)
+        again = world.call(role, "GET", "/invite/<token>", Call(used.path), signed=False)
+        assert again.status_code == 410, role
 
 
 def walk(world: World, here: set[tuple[str, str]]) -> list[str]:

@@ -182,7 +182,8 @@ def drain(stack: Stack, since: datetime, timeout: float) -> bool:
 
 def assignment_waits(stack: Stack, since: datetime) -> tuple[list[float], int]:
     """Seconds from each new conversation's first text stored to its assignment; and how many
-    were never assigned."""
+    texts since `since` never reached an assigned conversation (not processed in time, or
+    processed and still waiting)."""
     session = session_factory(stack.settings.database_url, writes=False)()
     try:
         rows = session.execute(
@@ -191,10 +192,20 @@ def assignment_waits(stack: Stack, since: datetime) -> tuple[list[float], int]:
             .where(Conversation.created_at >= since, Message.direction == "in")
             .group_by(Conversation.id, Conversation.assigned_at)
         ).all()
+        unassigned = session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .outerjoin(Conversation, Message.conversation_id == Conversation.id)
+            .where(
+                Message.direction == "in",
+                Message.created_at >= since,
+                Conversation.assigned_at.is_(None),
+            )
+        )
     finally:
         session.close()
     waits = [(a - r).total_seconds() for a, r in rows if a is not None]
-    return waits, sum(1 for a, _ in rows if a is None)
+    return waits, int(unassigned or 0)
 
 
 def reply_waits(stack: Stack, twilio: FakeTwilio, since: datetime) -> list[float]:

@@ -172,8 +172,12 @@ def profile_rows(parts: dict[str, Any]) -> list[tuple[str, ...]]:
     for label, found in sources:
         if not found:
             continue
-        # Entry points (the worker's loop, gunicorn's) hold every sample: they say nothing.
-        top = [x for x in found.get("ours_inclusive_pct") or [] if x[1] < 95]
+        # Entry points (the worker's loop, gunicorn's) hold nearly every sample: they say nothing.
+        top = [
+            x
+            for x in found.get("ours_inclusive_pct") or []
+            if x[1] < 95 and not x[0].endswith(("(workers/__main__.py)", "(workers/worker.py)"))
+        ]
         text = ", ".join(f"{name} {pct}%" for name, pct in top[:4]) or found.get("error", "")
         rows.append(("6 profile", label, text, "", ""))
     return rows

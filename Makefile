@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test check clean
+.PHONY: run test check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) scripts/test.py
+
+# Benchmarks against real processes (BENCHMARKS.md); `make bench ARGS=--quick` for a smoke run.
+bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m bench $(ARGS)
 
 check: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

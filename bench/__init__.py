@@ -1,0 +1,1 @@
+"""Benchmarks against real processes: `python -m bench` (see BENCHMARKS.md)."""

@@ -1,0 +1,210 @@
+"""Load on the webhook: signed inbound texts, each distinct, sent by wrk (or by Python threads
+where wrk cannot be had), closed loop or at a chosen mean rate."""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from helpline.config import Settings
+from tests.support import HELPLINE_NUMBER, message_sid, sign
+
+LUA = Path(__file__).with_name("webhook.lua")
+WRK_THREADS = 2
+_texters = itertools.count(1)
+
+
+def texter() -> str:
+    """A texter number never used before in this run."""
+    return f"+1555{next(_texters):07d}"
+
+
+def inbound_form(settings: Settings, from_: str, body: str) -> dict[str, str]:
+    return {
+        "MessageSid": message_sid(),
+        "AccountSid": settings.twilio_account_sid or "",
+        "From": from_,
+        "To": HELPLINE_NUMBER,
+        "Body": body,
+        "NumMedia": "0",
+    }
+
+
+def write_requests(path: Path, settings: Settings, count: int, body: str = "hello") -> Path:
+    """`count` signed webhooks from new texters, one a line: signature, space, form."""
+    url = settings.public_url + "/twilio/messages"
+    with path.open("w") as out:
+        for _ in range(count):
+            form = inbound_form(settings, texter(), body)
+            out.write(f"{sign(settings.webhook_auth_token, url, form)} {urlencode(form)}\n")
+    return path
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    generator: str
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def rate(self) -> float:
+        return round(self.requests / self.seconds, 1) if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "rate": self.rate}
+
+
+def ensure_wrk() -> str | None:
+    """wrk, installed with apt-get when missing and running as root (as scripts/test.py
+    installs chromium); None when it cannot be had."""
+    found = shutil.which("wrk")
+    if found or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
+        if subprocess.call(command, env=env, stdout=subprocess.DEVNULL) != 0:
+            break
+    return shutil.which("wrk")
+
+
+def send(
+    url: str, requests_file: Path, connections: int, seconds: float, mean_delay_ms: float = 0
+) -> LoadResult:
+    """POST the file's requests to `url` for `seconds` over `connections` kept-alive
+    connections: flat out, or each connection pausing `mean_delay_ms` on average."""
+    wrk = ensure_wrk()
+    if wrk is None:
+        return python_load(url, requests_file, connections, seconds, mean_delay_ms)
+    return wrk_load(wrk, url, requests_file, connections, seconds, mean_delay_ms)
+
+
+def wrk_load(
+    wrk: str, url: str, requests_file: Path, connections: int, seconds: float, mean_delay_ms: float
+) -> LoadResult:
+    command = [
+        wrk,
+        f"-t{WRK_THREADS}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "15s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(requests_file),
+        str(WRK_THREADS),
+    ]
+    env = {**os.environ, "BENCH_MEAN_DELAY_MS": str(mean_delay_ms)}
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in output.splitlines() if x.startswith("BENCH_RESULT "))
+    found = json.loads(line.removeprefix("BENCH_RESULT "))
+    errors = sum(found[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return LoadResult(
+        "wrk",
+        found["requests"],
+        found["duration_us"] / 1e6,
+        errors,
+        found["p50_us"] / 1000,
+        found["p90_us"] / 1000,
+        found["p99_us"] / 1000,
+        found["max_us"] / 1000,
+    )
+
+
+def python_load(
+    url: str, requests_file: Path, connections: int, seconds: float, mean_delay_ms: float
+) -> LoadResult:
+    """The fallback generator: a thread per connection. On a small machine it competes with
+    the server for CPU, so its numbers are a floor, not the ceiling (the report says which
+    generator ran)."""
+    lines = requests_file.read_text().splitlines()
+    parts = urlsplit(url)
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def connection(offset: int) -> None:
+        client = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=15)
+        for line in itertools.islice(itertools.cycle(lines), offset, None, connections):
+            if time.monotonic() >= deadline:
+                return
+            if mean_delay_ms:
+                time.sleep(_exponential(mean_delay_ms) / 1000)
+            signature, body = line.split(" ", 1)
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": signature,
+            }
+            started = time.monotonic()
+            client.request("POST", parts.path, body=body, headers=headers)
+            status = client.getresponse()
+            status.read()
+            with lock:
+                latencies.append(time.monotonic() - started)
+                errors[0] += status.status >= 300
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=connection, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return summarize("python", latencies, time.monotonic() - began, errors[0])
+
+
+def _exponential(mean: float) -> float:
+    import random
+
+    return random.expovariate(1 / mean)
+
+
+def summarize(generator: str, latencies: list[float], seconds: float, errors: int) -> LoadResult:
+    ms = sorted(x * 1000 for x in latencies) or [0.0]
+    return LoadResult(
+        generator,
+        len(latencies),
+        seconds,
+        errors,
+        percentile(ms, 50),
+        percentile(ms, 90),
+        percentile(ms, 99),
+        ms[-1],
+    )
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    """The p-th percentile of already sorted values (nearest rank); 0 for none."""
+    if not ordered:
+        return 0.0
+    rank = max(1, -(-len(ordered) * p // 100))
+    return round(ordered[int(rank) - 1], 2)
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max of `values` (seconds), in milliseconds."""
+    ms = sorted(v * 1000 for v in values)
+    return {
+        "count": len(ms),
+        "p50_ms": percentile(ms, 50),
+        "p95_ms": percentile(ms, 95),
+        "p99_ms": percentile(ms, 99),
+        "max_ms": round(ms[-1], 2) if ms else 0.0,
+        "mean_ms": round(statistics.fmean(ms), 2) if ms else 0.0,
+    }

@@ -44,6 +44,9 @@ class ConversationFact:
     closed: bool  # closed now
     urgent_since: datetime | None  # None: never urgent
     first_reply_at: datetime | None  # the first text any supporter wrote in it
+    outcome: str | None = None  # how it ended, as the supporter tagged it when closing
+    survey_sent: bool = False  # the texter was asked the program's survey question
+    survey_score: int | None = None  # their answer, 1 to 5
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,10 @@ class Figures:
     urgent_wait_median_s: float | None = None
     urgent_wait_p90_s: float | None = None
     handoffs: Mapping[str, int] = field(default_factory=dict)
+    outcomes: Mapping[str, int] = field(default_factory=dict)  # closed with each outcome tag
+    surveys_sent: int = 0
+    surveys_answered: int = 0
+    survey_mean: float | None = None  # the mean score, 1 to 5; None: no answers
 
     @property
     def handoff_total(self) -> int:
@@ -245,6 +252,7 @@ def figures(
         for e in events.get(c.id, ())
         if (reason := handoff_reason(e)) is not None
     )
+    scores = [c.survey_score for c in mine if c.survey_score is not None]
     return Figures(
         period=period,
         conversations=len(mine),
@@ -258,6 +266,10 @@ def figures(
         urgent_wait_median_s=percentile(waits, 50),
         urgent_wait_p90_s=percentile(waits, 90),
         handoffs=dict(reasons),
+        outcomes=dict(Counter(c.outcome for c in mine if c.outcome is not None)),
+        surveys_sent=sum(1 for c in mine if c.survey_sent),
+        surveys_answered=len(scores),
+        survey_mean=sum(scores) / len(scores) if scores else None,
     )
 
 

@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 
 from helpline import vault
 from helpline.config import Settings
-from helpline.models import Conversation, ConversationEvent, Message, Program, Texter, User
+from helpline.models import (
+    Conversation,
+    ConversationEvent,
+    Message,
+    Program,
+    SurveyResponse,
+    Texter,
+    User,
+)
 from helpline.services import settings as settings_service
 from helpline.services import users
 from tests.support import HELPLINE_NUMBER, PASSWORD
@@ -53,6 +61,8 @@ def seed_week(db: Session, settings: Settings) -> Week:
     c1 = _conversation(db, a, at(23, 10), closed=at(23, 10, 30))
     _events(db, c1, ("assigned", at(23, 10, 2), sam.id), ("closed", at(23, 10, 30), sam.id))
     _replies(db, c1, a, sam, at(23, 10, 5), at(23, 10, 8))
+    c1.outcome, c1.survey_sent_at = "supported", at(23, 10, 30)
+    db.add(SurveyResponse(conversation_id=c1.id, score=4, created_at=at(23, 10, 35)))
     c2 = _conversation(db, b, at(23, 11), closed=at(23, 11, 40), urgent_since=at(23, 11))
     _events(
         db,
@@ -64,6 +74,7 @@ def seed_week(db: Session, settings: Settings) -> Week:
     )
     _replies(db, c2, b, ivy, at(23, 11, 3))
     _replies(db, c2, b, sam, at(23, 11, 30))
+    c2.outcome, c2.survey_sent_at = "referred", at(23, 11, 40)  # asked, never answered
     _conversation(db, d, at(25, 9), program=youth)
     c3 = _conversation(db, a, at(29, 0, 30), closed=at(29, 0, 40))  # 00:30 GMT, Sunday
     _events(db, c3, ("closed", at(29, 0, 40), None))
@@ -86,6 +97,9 @@ DAILY = [
     ["2026-03-29", "2026-03-29", "23", "1", "1", "0", "", "", "1", "0", "0", "", "", "0"],
 ]
 WEEKLY = [[FIRST, LAST, "167", "4", "3", "2", "240.0", "288.0", "1", "1", "1", "60.0", "60.0", "1"]]
+# Monday: both asked the survey, one answered 4; one closed "supported", one "referred".
+# Sunday's was closed without ever being held: no outcome, no survey.
+FEEDBACK_WEEKLY = [[FIRST, LAST, "2", "1", "4.0", "1", "1", "0", "0", "0", "0", "0"]]
 # Sam held Monday's first (10:02-10:30) and the urgent one after Ivy (11:25-11:40); Ivy held
 # it 11:01-11:20.
 SUPPORTERS = [

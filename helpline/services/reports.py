@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from helpline.models import Conversation, ConversationEvent, Message, Program, User
+from helpline.models import (
+    Conversation,
+    ConversationEvent,
+    Message,
+    Program,
+    SurveyResponse,
+    User,
+)
+from helpline.services.outcomes import OUTCOMES
 from routing.reports import (
     ConversationFact,
     EventFact,
@@ -53,14 +61,27 @@ def report(
     for convo_id, _, _, at in replies:
         first_reply[convo_id] = min(at, first_reply.get(convo_id, at))
     convos = [
-        ConversationFact(id_, texter, opened, status == "closed", urgent, first_reply.get(id_))
-        for id_, texter, opened, status, urgent in session.execute(
+        ConversationFact(
+            id_,
+            texter,
+            opened,
+            status == "closed",
+            urgent,
+            first_reply.get(id_),
+            outcome,
+            asked is not None,
+            score,
+        )
+        for id_, texter, opened, status, urgent, outcome, asked, score in session.execute(
             select(
                 Conversation.id,
                 Conversation.texter_id,
                 Conversation.created_at,
                 Conversation.status,
                 Conversation.urgent_since,
+                Conversation.outcome,
+                Conversation.survey_sent_at,
+                _first_score(),
             ).where(Conversation.id.in_(ids))
         )
     ]
@@ -72,6 +93,17 @@ def report(
         first,
         last,
         now,
+    )
+
+
+def _first_score() -> ScalarSelect[int]:
+    """The texter's answer to the survey after this conversation (only the first counts)."""
+    return (
+        select(SurveyResponse.score)
+        .where(SurveyResponse.conversation_id == Conversation.id)
+        .order_by(SurveyResponse.id)
+        .limit(1)
+        .scalar_subquery()
     )
 
 
@@ -137,7 +169,15 @@ class Table:
     durations: frozenset[int] = frozenset()  # columns holding seconds
 
 
-TABLES = ("daily", "weekly", "handoffs-daily", "handoffs-weekly", "supporters")
+TABLES = (
+    "daily",
+    "weekly",
+    "handoffs-daily",
+    "handoffs-weekly",
+    "feedback-daily",
+    "feedback-weekly",
+    "supporters",
+)
 REASON_LABELS = {
     "offline": "went offline",
     "shift_end": "shift ended",
@@ -174,6 +214,8 @@ def tables(result: Report, names: dict[int, str]) -> dict[str, Table]:
         "weekly": Table("weekly", "Per week", FIGURE_HEADERS, _rows(result.weeks), seconds),
         "handoffs-daily": _handoffs("handoffs-daily", "Handoffs per day", result, result.days),
         "handoffs-weekly": _handoffs("handoffs-weekly", "Handoffs per week", result, result.weeks),
+        "feedback-daily": _feedback("feedback-daily", "Feedback per day", result.days),
+        "feedback-weekly": _feedback("feedback-weekly", "Feedback per week", result.weeks),
         "supporters": Table(
             "supporters",
             "Per supporter",
@@ -220,6 +262,28 @@ def _handoffs(name: str, title: str, result: Report, periods: list[Figures]) -> 
         counts: list[Cell] = [f.handoffs.get(r, 0) for r in reasons]
         rows.append(
             [f.period.first.isoformat(), f.period.last.isoformat(), *counts, f.handoff_total]
+        )
+    return Table(name, title, headers, rows)
+
+
+FEEDBACK_HEADERS = ["first day", "last day", "surveys sent", "answered", "mean score (1-5)"]
+
+
+def _feedback(name: str, title: str, periods: list[Figures]) -> Table:
+    """Survey answers and how conversations ended, by the period they opened in."""
+    headers = [*FEEDBACK_HEADERS, *(f"outcome: {label}" for label in OUTCOMES.values())]
+    rows: list[list[Cell]] = []
+    for f in periods:
+        mean = None if f.survey_mean is None else round(f.survey_mean, 2)
+        rows.append(
+            [
+                f.period.first.isoformat(),
+                f.period.last.isoformat(),
+                f.surveys_sent,
+                f.surveys_answered,
+                mean,
+                *(f.outcomes.get(slug, 0) for slug in OUTCOMES),
+            ]
         )
     return Table(name, title, headers, rows)
 

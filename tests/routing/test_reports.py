@@ -254,3 +254,23 @@ def test_a_holding_still_going_ends_at_the_reports_moment() -> None:
     t = utc(2026, 6, 1, 9)
     spans = holdings([EventFact(1, "assigned", t, supporter_id=5)], t + timedelta(hours=2))
     assert spans == [(5, t, t + timedelta(hours=2))]
+
+
+# Texter feedback
+
+
+def test_survey_scores_are_averaged_and_outcomes_counted_by_the_day_they_opened() -> None:
+    monday = utc(2026, 3, 23, 10)
+    facts = [
+        ConversationFact(1, 1, monday, True, None, None, "supported", True, 5),
+        ConversationFact(2, 2, monday, True, None, None, "supported", True, 2),
+        ConversationFact(3, 3, monday, True, None, None, "referred", True, None),
+        ConversationFact(4, 4, monday + timedelta(days=1), True, None, None, None, False, None),
+    ]
+    result = report(facts, date(2026, 3, 23), date(2026, 3, 24))
+    first, second = result.days
+    assert (first.surveys_sent, first.surveys_answered, first.survey_mean) == (3, 2, 3.5)
+    assert first.outcomes == {"supported": 2, "referred": 1}
+    assert (second.surveys_sent, second.surveys_answered, second.survey_mean) == (0, 0, None)
+    assert second.outcomes == {}
+    assert result.total.survey_mean == 3.5 and result.total.outcomes["supported"] == 2

@@ -11,7 +11,15 @@ from sqlalchemy import select
 from helpline.charts import bar_chart
 from helpline.models import AuditEntry
 from helpline.services.reports import FIGURE_HEADERS, TABLES, Table, csv_text
-from tests.report_week import DAILY, QUERY, WEEKLY, Week, seed_week, supporters_csv
+from tests.report_week import (
+    DAILY,
+    FEEDBACK_WEEKLY,
+    QUERY,
+    WEEKLY,
+    Week,
+    seed_week,
+    supporters_csv,
+)
 from tests.support import Helpline
 from tests.web.conftest import sign_in
 
@@ -45,6 +53,22 @@ def test_the_weekly_csv_counts_each_texter_once_and_leaves_out_the_next_monday(
 ) -> None:
     coordinator(helpline)
     assert rows_of(helpline, "weekly", **QUERY)[1:] == WEEKLY
+
+
+def test_the_feedback_csv_counts_survey_answers_and_outcomes(
+    helpline: Helpline, week: Week
+) -> None:
+    coordinator(helpline)
+    header, *rows = rows_of(helpline, "feedback-weekly", **QUERY)
+    assert header[:5] == ["first day", "last day", "surveys sent", "answered", "mean score (1-5)"]
+    assert header[5:7] == [
+        "outcome: Supported: talked it through",
+        "outcome: Referred to another service",
+    ]
+    assert rows == FEEDBACK_WEEKLY
+    daily = rows_of(helpline, "feedback-daily", **QUERY)[1:]
+    assert daily[0][2:7] == ["2", "1", "4.0", "1", "1"]
+    assert all(row[2:5] == ["0", "0", ""] for row in daily[1:])
 
 
 def test_the_supporters_csv_counts_load_and_defuses_a_name_that_looks_like_a_formula(

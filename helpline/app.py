@@ -50,7 +50,16 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     auditing.init_app(app)
     cli.init_app(app)
 
-    from helpline import api, auth, console, devphone, inbox, webhooks
+    from helpline import (
+        api,
+        auth,
+        console,
+        console_programs,
+        console_settings,
+        devphone,
+        inbox,
+        webhooks,
+    )
 
     for blueprint in (webhooks.bp, api.bp):
         csrf.exempt(blueprint)  # signed by Twilio / bearer tokens instead of cookies
@@ -58,6 +67,8 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(console_settings.bp)
+    app.register_blueprint(console_programs.bp)
     if not settings.sends_texts and not settings.production:
         # Anyone may play any texter on the dev phone: never in production, credentials or not.
         app.register_blueprint(devphone.bp)

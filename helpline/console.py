@@ -42,7 +42,7 @@ def _is_htmx() -> bool:
     return bool(request.headers.get("HX-Request"))
 
 
-def _no_store(body: str, status: int = 200) -> Response:
+def no_store(body: str, status: int = 200) -> Response:
     response = Response(body, status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -54,8 +54,8 @@ def live() -> Response:
     """The live board; htmx polls it and gets only the board back."""
     context = {"board": board.live_board(web.db(), web.now()), "now": web.now()}
     if _is_htmx():
-        return _no_store(render_template("console/_board.html", **context))
-    return _no_store(render_template("console/live.html", poll=POLL_SECONDS, **context))
+        return no_store(render_template("console/_board.html", **context))
+    return no_store(render_template("console/live.html", poll=POLL_SECONDS, **context))
 
 
 def _reassignable(conversation_id: int) -> Conversation:
@@ -70,7 +70,7 @@ def _reassignable(conversation_id: int) -> Conversation:
 def reassign_form(conversation_id: int) -> Response:
     convo = _reassignable(conversation_id)
     choices = board.reassign_choices(web.db())
-    return _no_store(render_template("console/reassign.html", convo=convo, choices=choices))
+    return no_store(render_template("console/reassign.html", convo=convo, choices=choices))
 
 
 @bp.post("/conversations/<int:conversation_id>/reassign")
@@ -104,7 +104,7 @@ def reassign(conversation_id: int) -> Response | tuple[str, int]:
 @coordinator_required
 def roster() -> Response:
     people = board.roster(web.db())
-    return _no_store(render_template("console/roster.html", people=people))
+    return no_store(render_template("console/roster.html", people=people))
 
 
 @bp.post("/roster")
@@ -164,7 +164,7 @@ def calendar() -> Response:
     zone = coverage.helpline_zone(session)
     today = web.now().astimezone(ZoneInfo(zone)).date()
     monday = week_start(_day(request.args.get("week")) or today)
-    return _no_store(render_template("console/calendar.html", **_week(monday, zone)))
+    return no_store(render_template("console/calendar.html", **_week(monday, zone)))
 
 
 def _week(monday: date, zone: str) -> dict[str, Any]:
@@ -275,7 +275,7 @@ def audit_log() -> Response:
     rows = audit.recent(web.db(), int(convo) if convo else None, action or None, AUDIT_PAGE)
     names = {u.id: u.name for u in web.db().query(User).all()}
     context = {"rows": rows, "names": names, "conversation_id": convo, "action": action}
-    return _no_store(render_template("console/audit.html", actions=audit.ACTIONS, **context))
+    return no_store(render_template("console/audit.html", actions=audit.ACTIONS, **context))
 
 
 @bp.app_template_filter("waited")

@@ -31,6 +31,8 @@ PURGED = "conversation.purged"
 ERASED = "texter.erased"
 BLOCKED = "texter.blocked"
 UNBLOCKED = "texter.unblocked"
+# Settings, texts, programs or canned responses changed (detail: what, and which keys or id).
+CHANGED = "settings.changed"
 
 
 def record(
@@ -81,7 +83,7 @@ def entries(
     return list(session.scalars(query.limit(limit)))
 
 
-ACTIONS = (VIEWED, ACTED, DENIED, LISTED, PURGED, ERASED, BLOCKED, UNBLOCKED)
+ACTIONS = (VIEWED, ACTED, DENIED, LISTED, PURGED, ERASED, BLOCKED, UNBLOCKED, CHANGED)
 
 
 def recent(

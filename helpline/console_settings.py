@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
+from string import Formatter
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -20,6 +21,7 @@ from helpline.settings_help import ROUTING, TEXT_KEYS, TEXTS, UNITS, Field
 from routing import triage
 
 bp = Blueprint("console_settings", __name__, url_prefix="/console")
+TEXT_HELP = {t.key: t for t in TEXTS}
 MAX_NUMBER = 24  # characters in a number field; longer is not a number anyone means
 MAX_SAMPLE = 1600
 Page = Response | tuple[str, int]
@@ -131,8 +133,25 @@ def save_text() -> Page:
         return _texts_page(values, {key: str(exc)}, 400)
     session.commit()
     auditing.record_change("texts", keys=[key])
-    flash("Text saved.")
+    unknown = _unknown_placeholders(key, value)
+    if unknown:
+        flash(
+            f"Saved, but {', '.join(unknown)} is not filled in for this text: until it is "
+            "corrected the default text is sent instead."
+        )
+    else:
+        flash("Text saved.")
     return redirect(url_for(".texts") + "#" + key)
+
+
+def _unknown_placeholders(key: str, value: str) -> list[str]:
+    """Placeholders written in a text that its sender does not fill (a typo, usually)."""
+    known = {name.strip("{}") for name, _ in TEXT_HELP[key].placeholders}
+    try:
+        written = {field for _, field, _, _ in Formatter().parse(value) if field is not None}
+    except ValueError:
+        return ["a stray { or }"]
+    return sorted(f"{{{name}}}" for name in written - known)
 
 
 @bp.post("/texts/reset")

@@ -360,3 +360,21 @@ def test_settings_forms_need_the_csrf_token(helpline: Helpline) -> None:
     answer = helpline.client.post("/console/texts", data={"key": "text_closed", "value": "x"})
     assert answer.status_code == 400
     assert current(helpline)["text_closed"] == settings.DEFAULTS["text_closed"]
+
+
+def test_a_placeholder_the_text_cannot_use_is_saved_with_a_warning(helpline: Helpline) -> None:
+    casey(helpline)
+    form = {"key": "text_connected", "value": "You're with {supporter}."}
+    answer = send(helpline.client, "/console/texts", form, follow_redirects=True)
+    assert answer.status_code == 200
+    assert "{supporter} is not filled in for this text" in text_of(answer)
+    fine = {"key": "text_connected", "value": "Meet {supporter_name}."}
+    answer = send(helpline.client, "/console/texts", fine, follow_redirects=True)
+    assert "Text saved." in text_of(answer)
+
+
+def test_the_audit_log_shows_what_a_change_touched(helpline: Helpline) -> None:
+    casey(helpline)
+    send(helpline.client, "/console/texts", {"key": "text_closed", "value": "Bye."})
+    html = text_of(helpline.client.get("/console/audit?action=settings.changed"))
+    assert "settings.changed" in html and "text_closed" in html

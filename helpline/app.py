@@ -50,7 +50,18 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     auditing.init_app(app)
     cli.init_app(app)
 
-    from helpline import api, auth, console, devphone, feeds, inbox, invites, webhooks
+    from helpline import (
+        api,
+        auth,
+        console,
+        console_programs,
+        console_settings,
+        devphone,
+        feeds,
+        inbox,
+        invites,
+        webhooks,
+    )
 
     for blueprint in (webhooks.bp, api.bp):
         csrf.exempt(blueprint)  # signed by Twilio / bearer tokens instead of cookies
@@ -60,6 +71,8 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     app.register_blueprint(console.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(invites.bp)
+    app.register_blueprint(console_settings.bp)
+    app.register_blueprint(console_programs.bp)
     if not settings.sends_texts and not settings.production:
         # Anyone may play any texter on the dev phone: never in production, credentials or not.
         app.register_blueprint(devphone.bp)

@@ -1,4 +1,5 @@
-"""Every request that touches a conversation, and every refusal, goes into the audit log.
+"""Every request that touches a conversation, every refusal, and every change to how the
+helpline works (settings, texts, programs, canned responses) goes into the audit log.
 
 One `after_request` hook for the whole app, so a new route cannot forget it. A view whose
 audit entry cannot be written is not shown: the answer becomes 503.
@@ -40,6 +41,9 @@ def record_access(response: Response) -> Response:
     action = audit.action_for(access, conversation_id)
     if action is None and request.endpoint in LISTINGS and response.status_code == 200:
         action = audit.LISTED
+    change = g.get("audit_change")
+    if action is None and change is not None and response.status_code < 400:
+        action = audit.CHANGED
     if action is None:
         return response
     # Views commit their own work; whatever the request's session still holds is reads begun
@@ -48,12 +52,25 @@ def record_access(response: Response) -> Response:
         request_session.rollback()
     try:
         with web.resources().sessions() as session, session.begin():
-            audit.record(session, action, web.now(), conversation_id=conversation_id, access=access)
+            audit.record(
+                session,
+                action,
+                web.now(),
+                conversation_id=conversation_id,
+                access=access,
+                detail=change if action == audit.CHANGED else None,
+            )
     except SQLAlchemyError:
         log.exception("audit entry not written: %s %s", request.method, request.path)
         if action != audit.DENIED:
             return Response("this access could not be recorded; try again\n", 503)
     return response
+
+
+def record_change(what: str, **detail: object) -> None:
+    """Mark this request as a change to the helpline's configuration: the hook writes the
+    entry once the answer is known to be a success."""
+    g.audit_change = {"what": what, **detail}
 
 
 def _actor_id() -> int | None:

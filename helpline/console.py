@@ -56,7 +56,7 @@ def _is_htmx() -> bool:
     return bool(request.headers.get("HX-Request"))
 
 
-def _no_store(body: str, status: int = 200) -> Response:
+def no_store(body: str, status: int = 200) -> Response:
     response = Response(body, status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -68,8 +68,8 @@ def live() -> Response:
     """The live board; htmx polls it and gets only the board back."""
     context = {"board": board.live_board(web.db(), web.now()), "now": web.now()}
     if _is_htmx():
-        return _no_store(render_template("console/_board.html", **context))
-    return _no_store(render_template("console/live.html", poll=POLL_SECONDS, **context))
+        return no_store(render_template("console/_board.html", **context))
+    return no_store(render_template("console/live.html", poll=POLL_SECONDS, **context))
 
 
 def _reassignable(conversation_id: int) -> Conversation:
@@ -84,7 +84,7 @@ def _reassignable(conversation_id: int) -> Conversation:
 def reassign_form(conversation_id: int) -> Response:
     convo = _reassignable(conversation_id)
     choices = board.reassign_choices(web.db())
-    return _no_store(render_template("console/reassign.html", convo=convo, choices=choices))
+    return no_store(render_template("console/reassign.html", convo=convo, choices=choices))
 
 
 @bp.post("/conversations/<int:conversation_id>/reassign")
@@ -118,7 +118,7 @@ def reassign(conversation_id: int) -> Response | tuple[str, int]:
 @coordinator_required
 def roster() -> Response:
     people = board.roster(web.db())
-    return _no_store(render_template("console/roster.html", people=people))
+    return no_store(render_template("console/roster.html", people=people))
 
 
 @bp.post("/roster")
@@ -172,7 +172,7 @@ def _invite_page(person: User, token: str) -> Response:
     page = render_template(
         "console/roster.html", people=board.roster(web.db()), invited=person, invite_link=link
     )
-    return _no_store(page)
+    return no_store(page)
 
 
 @bp.post("/roster/<int:user_id>/invite")
@@ -230,7 +230,7 @@ def calendar() -> Response:
     zone = coverage.helpline_zone(session)
     today = web.now().astimezone(ZoneInfo(zone)).date()
     monday = week_start(_day(request.args.get("week")) or today)
-    return _no_store(render_template("console/calendar.html", **_week(monday, zone)))
+    return no_store(render_template("console/calendar.html", **_week(monday, zone)))
 
 
 def _week(monday: date, zone: str) -> dict[str, Any]:
@@ -396,7 +396,7 @@ def audit_log() -> Response:
     rows = audit.recent(web.db(), int(convo) if convo else None, action or None, AUDIT_PAGE)
     names = {u.id: u.name for u in web.db().query(User).all()}
     context = {"rows": rows, "names": names, "conversation_id": convo, "action": action}
-    return _no_store(render_template("console/audit.html", actions=audit.ACTIONS, **context))
+    return no_store(render_template("console/audit.html", actions=audit.ACTIONS, **context))
 
 
 @bp.get("/jobs")
@@ -405,7 +405,7 @@ def failed_jobs() -> Response:
     """RQ's failed jobs, the latest first: what failed and why, never a job's arguments."""
     found = queues.failed_jobs(web.redis())
     context = {"jobs": found[:JOBS_PAGE], "total": len(found)}
-    return _no_store(render_template("console/jobs.html", **context))
+    return no_store(render_template("console/jobs.html", **context))
 
 
 @bp.post("/jobs/<job_id>/retry")
@@ -500,7 +500,7 @@ def report_page() -> Response:
             charts.bar_chart(week_labels, [f.handoff_total for f in result.weeks]),
         ),
     ]
-    return _no_store(
+    return no_store(
         render_template(
             "console/reports.html", report=result, tables=tables, charts=chart_list, **params
         )

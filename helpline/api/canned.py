@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from helpline import web
+from helpline import auditing, web
 from helpline.api import bp, fail, get_or_404, json_body, requires
 from helpline.models import CannedResponse
 from helpline.services import canned
@@ -46,6 +46,7 @@ def delete_canned(canned_id: int) -> tuple[str, int]:
     session = web.db()
     session.delete(get_or_404(CannedResponse, canned_id))
     session.commit()
+    auditing.record_change("canned response", id=canned_id, deleted=True)
     return "", 204
 
 
@@ -56,4 +57,5 @@ def _save(row: CannedResponse, data: dict[str, Any], status: int) -> tuple[Respo
     except canned.CannedError as exc:
         raise fail(400, str(exc)) from exc
     session.commit()
+    auditing.record_change("canned response", id=row.id, fields=sorted(data))
     return jsonify(render_canned(row)), status

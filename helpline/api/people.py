@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from helpline import signin, web
+from helpline import auditing, signin, web
 from helpline.api import (
     after_id,
     bp,
@@ -312,8 +312,10 @@ def get_settings() -> Response:
 def patch_settings() -> Response:
     session = web.db()
     try:
-        values = settings_service.update(session, json_body())
+        changes = json_body()
+        values = settings_service.update(session, changes)
     except settings_service.SettingsError as exc:
         raise fail(400, str(exc)) from exc
     session.commit()
+    auditing.record_change("settings", keys=sorted(changes))
     return jsonify(values)

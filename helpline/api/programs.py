@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from helpline import web
+from helpline import auditing, web
 from helpline.api import bp, fail, get_or_404, json_body, requires
 from helpline.models import Program
 from helpline.services import programs
@@ -55,6 +55,7 @@ def delete_program(program_id: int) -> tuple[str, int]:
     session = web.db()
     session.delete(get_or_404(Program, program_id))
     session.commit()
+    auditing.record_change("program", id=program_id, deleted=True)
     return "", 204
 
 
@@ -66,4 +67,5 @@ def _save(program: Program, data: dict[str, Any], status: int) -> tuple[Response
         code = 409 if "belongs to another program" in str(exc) else 400
         raise fail(code, str(exc)) from exc
     session.commit()
+    auditing.record_change("program", id=program.id, fields=sorted(data))
     return jsonify(render_program(program)), status

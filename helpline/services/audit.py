@@ -36,6 +36,8 @@ SHIFT_MOVED = "shift.moved"
 FEED_RESET = "calendar_feed.reset"
 INVITED = "person.invited"
 INVITE_USED = "invite.used"
+# Settings, texts, programs or canned responses changed (detail: what, and which keys or id).
+CHANGED = "settings.changed"
 
 
 def record(
@@ -87,7 +89,7 @@ def entries(
 
 
 ACTIONS = (VIEWED, ACTED, DENIED, LISTED, PURGED, ERASED, BLOCKED, UNBLOCKED, EXPORTED)
-ACTIONS += (SHIFT_MOVED, FEED_RESET, INVITED, INVITE_USED)
+ACTIONS += (SHIFT_MOVED, FEED_RESET, INVITED, INVITE_USED, CHANGED)
 
 
 def recent(

@@ -123,6 +123,17 @@ def update(session: Session, changes: dict[str, Any]) -> dict[str, Any]:
     return load(session)
 
 
+def reset(session: Session, key: str) -> dict[str, Any]:
+    """Go back to the built-in default for `key` (forget the coordinators' value)."""
+    if key not in DEFAULTS:
+        raise SettingsError(f"unknown setting {key!r}")
+    row = session.get(Setting, key)
+    if row is not None:
+        session.delete(row)
+        session.flush()
+    return load(session)
+
+
 def check(key: str, value: object) -> None:
     """Raise SettingsError unless `value` is acceptable for setting `key`."""
     if key not in DEFAULTS:

@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 from flask import Flask
 from werkzeug.test import TestResponse
 
+from helpline import settings_help
 from helpline.app import create_app
 from helpline.live import feed
 from helpline.models import CannedResponse, utcnow
-from helpline.services import blocking, calendar_feed, canned, invites
+from helpline.services import blocking, calendar_feed, canned, invites, settings
 from tests.support import PASSWORD, Helpline, texter_number
 from tests.web.walk import ROLES, Answer, Call, Prepare, World, inbound_form, redirect, refused
 from tests.web.walk import unique as fresh_name
@@ -167,6 +168,34 @@ def shift_form(w: World, fresh: bool) -> Call:
     )
 
 
+def routing_form(w: World, fresh: bool) -> Call:
+    """The routing settings form as the page shows the defaults: nothing changes."""
+    form = {}
+    for group in settings_help.ROUTING:
+        for f in group.fields:
+            value = settings.DEFAULTS[f.key]
+            form[f.key] = str(value // settings_help.UNITS[f.unit] if f.unit else value)
+    return Call(form=form)
+
+
+def form(**fields: str) -> Prepare:
+    return lambda w, fresh: Call(form=fields)
+
+
+def program_form(delete: bool = False) -> Prepare:
+    """A program of its own for each call that may change (or delete) it."""
+    fields = {} if delete else {"name": fresh_name(), "numbers": "", "language": "es"}
+    return lambda w, fresh: Call({"program_id": w.program(fresh)}, form=fields)
+
+
+def canned_form(**fields: str) -> Prepare:
+    def prepare(w: World, fresh: bool) -> Call:
+        call = canned_response()(w, fresh)
+        return Call(call.path, form=fields)
+
+    return prepare
+
+
 def sams_occurrence(w: World, fresh: bool) -> Call:
     return Call({"shift_id": w.shift(True)}, form={"occurrence": w.tomorrow().isoformat()})
 
@@ -223,6 +252,9 @@ CONSOLE, ROSTER = redirect("/console"), redirect("/console/roster")
 CALENDAR = redirect("/console/calendar")
 JOBS = redirect("/console/jobs")
 FEED_LINK = "/console/roster/<int:user_id>/calendar-feed"
+TEXTS, CANNED_PAGES = redirect("/console/texts"), redirect("/console/canned")
+PROGRAM_PAGE = "/console/programs/<int:program_id>"
+CANNED_PAGE = "/console/canned/<int:canned_id>"
 
 #         anonymous  supporter  other      coordinator  what to send
 ROUTES: dict[tuple[str, str], Access] = {
@@ -402,6 +434,50 @@ ROUTES: dict[tuple[str, str], Access] = {
         redirect("/login"),
         redirect("/login"),
         invitation(PASSWORD),
+    ),
+    ("GET", "/console/settings"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", "/console/settings"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, redirect("/console/settings"), routing_form
+    ),
+    ("GET", "/console/texts"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", "/console/texts"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, TEXTS, form(key="text_closed", value="Bye for now.")
+    ),
+    ("POST", "/console/texts/reset"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, TEXTS, form(key="text_closed")
+    ),
+    ("GET", "/console/risk"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", "/console/risk"): Access(
+        LOGIN,
+        FORBIDDEN,
+        FORBIDDEN,
+        redirect("/console/risk"),
+        form(risk_extra_phrases="want to vanish", intake_urgent_answers="2, no"),
+    ),
+    ("POST", "/console/risk/test"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, OK, form(sample="I want to vanish")
+    ),
+    ("GET", "/console/programs"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", "/console/programs"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, redirect("/console/programs/"), program_form()
+    ),
+    ("GET", PROGRAM_PAGE): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK, program()),
+    ("POST", PROGRAM_PAGE): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, redirect("/console/programs/"), program_form()
+    ),
+    ("POST", PROGRAM_PAGE + "/delete"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, redirect("/console/programs"), program_form(delete=True)
+    ),
+    ("GET", "/console/canned"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    ("POST", "/console/canned"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, CANNED_PAGES, form(title="Hello", body="Hi there.")
+    ),
+    ("GET", CANNED_PAGE): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK, canned_response()),
+    ("POST", CANNED_PAGE): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, CANNED_PAGES, canned_form(title="Hello", body="Hello.")
+    ),
+    ("POST", CANNED_PAGE + "/delete"): Access(
+        LOGIN, FORBIDDEN, FORBIDDEN, CANNED_PAGES, canned_form()
     ),
     # Twilio's webhooks: the signature is the only credential; sessions and tokens are not.
     ("POST", "/twilio/messages"): Access(

@@ -18,9 +18,10 @@ import psycopg
 from redis import Redis
 
 from bench import endtoend, report, routing_scale, throughput, webhook
-from bench.stack import PG_URL, REDIS_URL, Stack, machine, reachable
+from bench.stack import PG_URL, REDIS_URL, Stack, machine
 from helpline.devredis import EmbeddedRedis
 from tests.fakes.twilio_api import FakeTwilioServer
+from tests.processes import reachable
 from workers import runtime
 
 PARTS = ("webhook", "e2e", "workers", "routing")

@@ -17,7 +17,8 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from helpline.config import Settings
-from tests.support import HELPLINE_NUMBER, message_sid, sign
+from tests.e2e.traffic import inbound_form
+from tests.support import sign
 
 LUA = Path(__file__).with_name("webhook.lua")
 WRK_THREADS = 2
@@ -27,17 +28,6 @@ _texters = itertools.count(1)
 def texter() -> str:
     """A texter number never used before in this run."""
     return f"+1555{next(_texters):07d}"
-
-
-def inbound_form(settings: Settings, from_: str, body: str) -> dict[str, str]:
-    return {
-        "MessageSid": message_sid(),
-        "AccountSid": settings.twilio_account_sid or "",
-        "From": from_,
-        "To": HELPLINE_NUMBER,
-        "Body": body,
-        "NumMedia": "0",
-    }
 
 
 def write_requests(path: Path, settings: Settings, count: int, body: str = "hello") -> Path:

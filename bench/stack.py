@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,24 +21,13 @@ from helpline.config import DEFAULT_WEB_THREADS, Settings, parse_send_rates
 from helpline.db import get_engine
 from tests.e2e.processes import Workers
 from tests.fakes.twilio_api import FakeTwilioServer
-from tests.processes import ROOT, Service, procfile, wait_until
+from tests.processes import Service, wait_until
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/helpline_bench"
 REDIS_URL = "redis://127.0.0.1:6379/5"
 # Twilio's per-number pace (1 text a second on a long code) is not what is measured here.
 SEND_RATES = "long_code=10000"
 BARE = "gunicorn -c gunicorn.conf.py bench.bare:app"
-
-
-def reachable(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection(
-            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=2
-        ):
-            return True
-    except OSError:
-        return False
 
 
 def is_postgresql(url: str) -> bool:
@@ -73,32 +61,8 @@ def reset_database(url: str) -> None:
 class BenchService(Service):
     """tests.processes.Service, able to run the bare endpoint in place of `web`."""
 
-    def start(self, name: str, port: int) -> subprocess.Popen[bytes]:
-        command = BARE if name == "bare" else procfile()[name]
-        assert self.logs is not None
-        output = (self.logs / f"{name}-{port}.log").open("ab")
-        self._outputs.append(output)
-        process = subprocess.Popen(
-            command,
-            shell=True,
-            env=self.env(port),
-            cwd=ROOT,
-            start_new_session=True,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        self.processes.append(process)
-        return process
-
-    def release(self) -> None:
-        subprocess.run(
-            procfile()["release"],
-            shell=True,
-            env=self.env(self.ports[0]),
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+    def command(self, name: str) -> str:
+        return BARE if name == "bare" else super().command(name)
 
     @contextmanager
     def serving(self, name: str = "web") -> Iterator[subprocess.Popen[bytes]]:

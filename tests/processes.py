@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 import requests
 
@@ -60,6 +61,18 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str = "condition
     raise AssertionError(f"{what} not met within {timeout} s")
 
 
+def reachable(url: str, default_port: int) -> bool:
+    """Whether something answers at the host and port of `url`."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=2
+        ):
+            return True
+    except OSError:
+        return False
+
+
 class Service:
     """`with Service(settings, webs=2, logs=tmp_path) as service:` then `service.urls`.
 
@@ -100,10 +113,10 @@ class Service:
     def start(self, name: str, port: int) -> subprocess.Popen[bytes]:
         output: BinaryIO | int = subprocess.DEVNULL
         if self.logs is not None:
-            output = (self.logs / f"{name}-{port}.log").open("wb")
+            output = (self.logs / f"{name}-{port}.log").open("ab")
             self._outputs.append(output)
         process = subprocess.Popen(
-            procfile()[name],
+            self.command(name),
             shell=True,
             env=self.env(port),
             cwd=ROOT,
@@ -114,11 +127,23 @@ class Service:
         self.processes.append(process)
         return process
 
-    def __enter__(self) -> Service:
-        env = self.env(self.ports[0])
+    def command(self, name: str) -> str:
+        """The shell command that runs process type `name`: the Procfile's line."""
+        return procfile()[name]
+
+    def release(self) -> None:
+        """The Procfile's release step (migrations), run to the end."""
         subprocess.run(
-            procfile()["release"], shell=True, env=env, cwd=ROOT, check=True, capture_output=True
+            self.command("release"),
+            shell=True,
+            env=self.env(self.ports[0]),
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
         )
+
+    def __enter__(self) -> Service:
+        self.release()
         try:
             for port in self.ports:
                 self.start("web", port)

@@ -45,6 +45,8 @@ class Settings:
     # (long_code, toll_free, short_code, whatsapp) or exact sender addresses.
     send_rates: Mapping[str, float] = field(default_factory=dict)
     web_threads: int = DEFAULT_WEB_THREADS
+    # The live board's fallback poll, for when its event stream is down (BOARD_POLL_S).
+    board_poll_s: int = 30
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -93,6 +95,7 @@ class Settings:
             metrics_token=_metrics_token(env.get("METRICS_TOKEN")),
             send_rates=parse_send_rates(env.get("TWILIO_SEND_RATES") or ""),
             web_threads=_count("WEB_THREADS", env.get("WEB_THREADS") or str(DEFAULT_WEB_THREADS)),
+            board_poll_s=_count("BOARD_POLL_S", env.get("BOARD_POLL_S") or "30", most=3600),
         )
 
 

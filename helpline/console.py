@@ -15,6 +15,8 @@ from werkzeug.wrappers import Response
 
 from helpline import feeds, web
 from helpline.auth import current_user, login_required
+from helpline.inbox import event_stream, live_url
+from helpline.live import notices
 from helpline.models import Conversation, User
 from helpline.services import (
     audit,
@@ -29,7 +31,6 @@ from workers import queues
 bp = Blueprint("console", __name__, url_prefix="/console")
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_NOTE = 2000
-POLL_SECONDS = 5
 AUDIT_PAGE = 200
 JOBS_PAGE = 200
 
@@ -60,11 +61,24 @@ def no_store(body: str, status: int = 200) -> Response:
 @bp.get("")
 @coordinator_required
 def live() -> Response:
-    """The live board; htmx polls it and gets only the board back."""
+    """The live board; htmx re-fetches only the board when the board's event stream says
+    something changed, and on a slow poll when the stream is down."""
+    events_url = None if _is_htmx() else live_url("console.events", notices.BOARD)
     context = {"board": board.live_board(web.db(), web.now()), "now": web.now()}
     if _is_htmx():
         return no_store(render_template("console/_board.html", **context))
-    return no_store(render_template("console/live.html", poll=POLL_SECONDS, **context))
+    poll = web.settings().board_poll_s
+    return no_store(render_template("console/live.html", poll=poll, live_url=events_url, **context))
+
+
+@bp.get("/events")
+def events() -> Response:
+    """The board's notices for coordinators, as Server-Sent Events (helpline.live.feed)."""
+    if g.user is None:
+        return Response("sign in first\n", 401, mimetype="text/plain")
+    if g.user.role != "coordinator":
+        return Response("coordinators only\n", 403, mimetype="text/plain")
+    return event_stream(notices.BOARD)
 
 
 def _reassignable(conversation_id: int) -> Conversation:

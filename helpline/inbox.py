@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from helpline import feeds, web
 from helpline.auth import current_user, login_required
-from helpline.live import feed
+from helpline.live import feed, notices
 from helpline.models import Conversation, User
 from helpline.services import (
     assignment,
@@ -56,13 +56,17 @@ def _is_htmx() -> bool:
 
 
 def _live_url() -> str:
+    return live_url("inbox.events", current_user().id)
+
+
+def live_url(endpoint: str, listener: notices.Listener) -> str:
     """The event stream, starting after the newest notice: this page shows everything before
     it. Read before the page's data, so nothing falls between the two."""
     try:
-        since: str | None = feed.latest_id(web.redis(), current_user().id)
+        since: str | None = feed.latest_id(web.redis(), listener)
     except RedisError:
         since = None  # the stream starts with a re-sync instead
-    return url_for("inbox.events", since=since)
+    return url_for(endpoint, since=since)
 
 
 @bp.get("")
@@ -378,16 +382,22 @@ def events() -> Response:
     """The signed-in supporter's live notices, as Server-Sent Events (helpline.live.feed)."""
     if g.user is None:
         return Response("sign in first\n", 401, mimetype="text/plain")
+    return event_stream(current_user().id)
+
+
+def event_stream(listener: notices.Listener) -> Response:
+    """The Server-Sent Events response for a supporter's stream or the board's, resuming
+    after Last-Event-ID (or ?since=)."""
     last_id = feed.parse_last_id(request.headers.get("Last-Event-ID") or request.args.get("since"))
     timing = current_app.config.get("LIVE_TIMING", feed.Timing())
-    body = feed.stream(web.redis(), _doorbell(), current_user().id, last_id, timing)
+    body = feed.stream(web.redis(), doorbell(), listener, last_id, timing)
     response = Response(body, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # a proxy passes each notice on at once
     return response
 
 
-def _doorbell() -> feed.Doorbell:
+def doorbell() -> feed.Doorbell:
     """This process's one Redis subscription, made on the first stream."""
     with _doorbell_lock:
         bell = current_app.extensions.get("helpline.live")

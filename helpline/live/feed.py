@@ -1,4 +1,5 @@
-"""A supporter's event stream (Server-Sent Events), fed by their Redis stream.
+"""A supporter's event stream (Server-Sent Events), fed by their Redis stream; the same for
+the coordinators' live board, fed by the shared board stream (notices.BOARD).
 
 Each web process keeps one pub/sub connection (the doorbell) and wakes the streams it serves
 for the supporter named in a ring; a woken stream reads the supporter's Redis stream from the
@@ -24,7 +25,7 @@ from typing import cast
 from redis import Redis
 from redis.exceptions import RedisError
 
-from helpline.live.notices import BELL, STREAM_LENGTH, stream_key
+from helpline.live.notices import BELL, BOARD, STREAM_LENGTH, Listener, stream_key
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +42,17 @@ class Timing:
 
 
 class Doorbell:
-    """One pub/sub subscription per process; wakes the local streams of a supporter."""
+    """One pub/sub subscription per process; wakes the local streams of a supporter (or of
+    the board)."""
 
     def __init__(self, redis_url: str, max_streams: int) -> None:
         self._redis_url = redis_url
         self.max_streams = max_streams
         self._lock = threading.Lock()
-        self._waiters: dict[int, set[threading.Event]] = {}
+        self._waiters: dict[Listener, set[threading.Event]] = {}
         self._thread: threading.Thread | None = None
 
-    def register(self, user_id: int) -> threading.Event | None:
+    def register(self, user_id: Listener) -> threading.Event | None:
         """A wake-up for one stream of `user_id`; None when this process serves its limit."""
         with self._lock:
             if sum(len(w) for w in self._waiters.values()) >= self.max_streams:
@@ -62,7 +64,7 @@ class Doorbell:
                 self._thread.start()
             return waiter
 
-    def unregister(self, user_id: int, waiter: threading.Event) -> None:
+    def unregister(self, user_id: Listener, waiter: threading.Event) -> None:
         with self._lock:
             waiters = self._waiters.get(user_id, set())
             waiters.discard(waiter)
@@ -73,7 +75,7 @@ class Doorbell:
         with self._lock:
             return sum(len(w) for w in self._waiters.values())
 
-    def ring(self, user_id: int | None = None) -> None:
+    def ring(self, user_id: Listener | None = None) -> None:
         """Wake the streams of `user_id`, or every stream (after the subscription was lost)."""
         with self._lock:
             if user_id is None:
@@ -120,6 +122,9 @@ class Doorbell:
             redis.close()
 
     def _ring_data(self, data: bytes) -> None:
+        if data.decode(errors="replace") == BOARD:
+            self.ring(BOARD)
+            return
         try:
             self.ring(int(data))
         except ValueError:
@@ -133,7 +138,7 @@ def parse_last_id(value: str | None) -> str | None:
     return None
 
 
-def latest_id(redis: Redis, user_id: int) -> str:
+def latest_id(redis: Redis, user_id: Listener) -> str:
     """The id of the supporter's newest notice: a page rendered now has seen everything up
     to it."""
     newest = redis.xrevrange(stream_key(user_id), count=1)
@@ -141,7 +146,7 @@ def latest_id(redis: Redis, user_id: int) -> str:
 
 
 def stream(
-    redis: Redis, bell: Doorbell, user_id: int, last_id: str | None, timing: Timing
+    redis: Redis, bell: Doorbell, user_id: Listener, last_id: str | None, timing: Timing
 ) -> Iterator[str]:
     """The text/event-stream body: notices after `last_id`, heartbeats, then an end.
 
@@ -176,7 +181,7 @@ def stream(
         bell.unregister(user_id, waiter)
 
 
-def _after(redis: Redis, user_id: int, last_id: str) -> list[tuple[str, dict[str, str]]]:
+def _after(redis: Redis, user_id: Listener, last_id: str) -> list[tuple[str, dict[str, str]]]:
     entries = cast(
         list[tuple[bytes, dict[bytes, bytes]]],
         redis.xrange(stream_key(user_id), min=f"({last_id}", max="+", count=STREAM_LENGTH),
@@ -187,7 +192,7 @@ def _after(redis: Redis, user_id: int, last_id: str) -> list[tuple[str, dict[str
     ]
 
 
-def _missed_some(redis: Redis, user_id: int, last_id: str) -> bool:
+def _missed_some(redis: Redis, user_id: Listener, last_id: str) -> bool:
     """True when notices after `last_id` may be gone: trimmed away, or the stream lost."""
     key = stream_key(user_id)
     oldest = redis.xrange(key, count=1)

@@ -8,6 +8,10 @@ conversation: its id and a kind, never a number or a text. Notices go to the sup
 Redis stream, so a browser that reconnects catches up from the last one it saw, and ring the
 doorbell channel, so whichever web process holds that supporter's event stream reads it now.
 
+Coordinators' live boards hear too: a transaction that changed any conversation, or a
+supporter's standing (status, shifts, limits), puts one notice on the shared board stream and
+rings the doorbell for it. The board notice names nothing; the board re-reads itself.
+
 Publishing is best effort: Redis being down at that moment loses the notice, never the change,
 and the inbox re-reads its list whenever its event stream (re)connects.
 """
@@ -24,7 +28,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction
 
-from helpline.models import Conversation, ConversationEvent, Message
+from helpline.models import Conversation, ConversationEvent, Message, Shift, User
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +38,22 @@ NEW_WORK = frozenset({"assigned", "offered", "text"})  # what earns a title badg
 
 STREAM_LENGTH = 100  # per supporter: enough to replay any dropped connection of a few minutes
 STREAM_TTL_S = 24 * 3600
-BELL = "helpline:live:bell"  # pub/sub channel; a message is only a supporter id
+BELL = "helpline:live:bell"  # pub/sub channel; a message is only a supporter id, or BOARD
+BOARD = "board"  # the coordinators' broadcast stream: never a user id, which is a number
+BOARD_KIND = "board"
+# What the board shows of a supporter: a change to any of these redraws it.
+_BOARD_USER_FIELDS = ("status", "is_active", "max_conversations", "skills", "name", "role")
 
 _REDIS = "live.redis"
 _CHANGES = "live.changes"
 _READY = "live.ready"
+_BOARD_READY = "live.board"
+
+Listener = int | str  # a supporter's id, or BOARD
 
 
-def stream_key(user_id: int) -> str:
-    return f"helpline:live:{user_id}"
+def stream_key(listener: Listener) -> str:
+    return f"helpline:live:{listener}"
 
 
 @dataclass(frozen=True, order=True)
@@ -59,6 +70,7 @@ class Changes:
     told: dict[tuple[int, int], str] = field(default_factory=dict)
     # Conversations whose holders are looked up at commit, when they are final.
     touched: dict[int, str] = field(default_factory=dict)
+    board: bool = False  # something the coordinators' board shows changed
 
     def tell(self, user_id: int, conversation_id: int, kind: str) -> None:
         key = (user_id, conversation_id)
@@ -66,6 +78,7 @@ class Changes:
 
     def touch(self, conversation_id: int, kind: str) -> None:
         self.touched[conversation_id] = _stronger(self.touched.get(conversation_id), kind)
+        self.board = True
 
     def notices(self) -> list[Notice]:
         return sorted(Notice(user, convo, kind) for (user, convo), kind in self.told.items())
@@ -104,6 +117,28 @@ def _collect(session: Session, _flush_context: Any) -> None:
             _conversation_changed(obj, changes)
         elif isinstance(obj, Message):
             _message_changed(obj, changes)
+    if _standing_changed(session):
+        changes.board = True
+
+
+def _standing_changed(session: Session) -> bool:
+    """A person or shift added, changed or removed, or a conversation removed: the board's
+    supporters (and its light) may read differently."""
+    if any(isinstance(obj, User | Shift) for obj in session.new):
+        return True
+    if any(isinstance(obj, Conversation | Shift | User) for obj in session.deleted):
+        return True
+    return any(
+        isinstance(obj, Shift) or (isinstance(obj, User) and _user_shown_changed(obj))
+        for obj in session.dirty
+        if session.is_modified(obj)
+    )
+
+
+def _user_shown_changed(user: User) -> bool:
+    """Signing in or out changes no standing; what the board shows of a person does."""
+    attrs = inspect(user).attrs
+    return any(attrs[name].history.has_changes() for name in _BOARD_USER_FIELDS)
 
 
 def _conversation_changed(convo: Conversation, changes: Changes) -> None:
@@ -148,14 +183,16 @@ def _resolve(session: Session) -> None:
                 assert user_id is not None
                 changes.tell(user_id, convo_id, changes.touched[convo_id])
     session.info[_READY] = changes.notices()
+    session.info[_BOARD_READY] = changes.board
 
 
 def _publish(session: Session) -> None:
     if session.in_nested_transaction():
         return
     notices = session.info.pop(_READY, None)
-    if notices:
-        publish(session.info[_REDIS], notices)
+    board = session.info.pop(_BOARD_READY, False)
+    if notices or board:
+        publish(session.info[_REDIS], notices or [], board=board)
 
 
 def _forget(session: Session, transaction: SessionTransaction) -> None:
@@ -163,10 +200,12 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_CHANGES, None)
         session.info.pop(_READY, None)
+        session.info.pop(_BOARD_READY, None)
 
 
-def publish(redis: Redis, notices: Iterable[Notice]) -> None:
-    """Append each notice to its supporter's stream, then ring each supporter's doorbell once.
+def publish(redis: Redis, notices: Iterable[Notice], board: bool = False) -> None:
+    """Append each notice to its supporter's stream, then ring each supporter's doorbell once;
+    with `board`, one notice on the coordinators' board stream too, and its ring.
 
     One round trip; Redis runs the commands in order, so a reader woken by the bell finds
     the notice already in the stream.
@@ -179,8 +218,14 @@ def publish(redis: Redis, notices: Iterable[Notice]) -> None:
             fields = {"kind": notice.kind, "conversation": notice.conversation_id}
             pipe.xadd(key, fields, maxlen=STREAM_LENGTH, approximate=False)  # type: ignore[arg-type]
             pipe.expire(key, STREAM_TTL_S)
+        if board:
+            key = stream_key(BOARD)
+            pipe.xadd(key, {"kind": BOARD_KIND}, maxlen=STREAM_LENGTH, approximate=False)
+            pipe.expire(key, STREAM_TTL_S)
         for user_id in sorted({n.user_id for n in notices}):
             pipe.publish(BELL, user_id)
+        if board:
+            pipe.publish(BELL, BOARD)
         pipe.execute()
     except RedisError as exc:
         log.warning("live notices for %d conversation(s) not published: %s", len(notices), exc)

@@ -1,6 +1,9 @@
 /* The live inbox. Listens to the supporter's event stream (Server-Sent Events) and asks htmx
    to re-fetch what a notice names: the conversation list, and the open thread when it is the
    one that changed. Notices carry ids and kinds only; every word shown comes from the server.
+   Any other page can ask the same: an element with data-live-on="notice resync" (the event
+   names) is re-fetched by htmx ("live-refresh") on those events and on a reconnection, at
+   most once a second (the coordinators' live board does).
    Loaded from 'self' (the content security policy allows no inline script). */
 (function () {
   "use strict";
@@ -28,6 +31,48 @@
   function refreshAll() {
     refreshList();
     refresh(openThread());
+    refreshSubscribers(null);
+  }
+
+  // Elements that asked for events by name: re-fetched at most once a second, the last
+  // event of a burst always followed by a fetch.
+  var LEAST_GAP_MS = 1000;
+  var lastFetch = new WeakMap();
+  var pending = new WeakMap();
+
+  function throttled(element) {
+    if (pending.get(element)) return;
+    var wait = (lastFetch.get(element) || 0) + LEAST_GAP_MS - Date.now();
+    if (wait <= 0) {
+      lastFetch.set(element, Date.now());
+      refresh(element);
+      return;
+    }
+    pending.set(element, true);
+    window.setTimeout(function () {
+      pending.set(element, false);
+      lastFetch.set(element, Date.now());
+      refresh(element);
+    }, wait);
+  }
+
+  function refreshSubscribers(name) {
+    document.querySelectorAll("[data-live-on]").forEach(function (element) {
+      var names = element.getAttribute("data-live-on").split(/\s+/);
+      if (name === null || names.indexOf(name) !== -1) throttled(element);
+    });
+  }
+
+  function subscribe(source) {
+    var names = {};
+    document.querySelectorAll("[data-live-on]").forEach(function (element) {
+      element.getAttribute("data-live-on").split(/\s+/).forEach(function (name) {
+        if (name) names[name] = true;
+      });
+    });
+    Object.keys(names).forEach(function (name) {
+      source.addEventListener(name, function () { refreshSubscribers(name); });
+    });
   }
 
   function showBadge() {
@@ -67,7 +112,11 @@
     var source = new EventSource(url);
     var opened = false;
     source.addEventListener("notice", onNotice);
-    source.addEventListener("resync", refreshAll);
+    source.addEventListener("resync", function () {
+      refreshList();
+      refresh(openThread());
+    });
+    subscribe(source);
     source.addEventListener("open", function () {
       // The first connection starts where the page left off; a reconnection also re-reads
       // the page, in case a notice could not be published while it was away.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -24,7 +25,29 @@ expect = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'"
 ).expect
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-POLL_MS = 5000 + 3000  # the board's poll, and room for a slow machine
+POLL_MS = 5000 + 3000  # well within the fallback poll: the board's event stream brings it
+LIVE_MS = 3000  # the fallback poll is set to 10 minutes below: only the stream can be this quick
+
+
+def test_a_text_reaching_another_web_process_appears_on_an_open_board_at_once(
+    browser: Browser, settings: Settings, fake_twilio: FakeTwilio, db: Session, tmp_path: Path
+) -> None:
+    on_shift(db, "Sam Rivers", status="away")  # away: the text waits in the queue
+    casey = on_shift(db, "Casey Lee", role="coordinator", status="away")
+    with Service(settings, webs=2, logs=tmp_path, extra_env={"BOARD_POLL_S": "600"}) as service:
+        board_web, other_web = service.urls
+        page = signed_in(browser, board_web, casey)
+        page.goto(board_web + "/console")
+        page.evaluate("window.notReloaded = true")
+        assert "every 600s" in (page.locator("#board").get_attribute("hx-trigger") or "")
+        expect(page.locator("table.queue [data-conversation]")).to_have_count(0)
+        # No need to wait for the stream to open: it starts after the notices the page saw.
+
+        Texter(settings, service.public_url, "+15550209102").text(other_web, "hello? anyone")
+        row = page.locator("table.queue [data-conversation]")
+        expect(row).to_have_count(1, timeout=LIVE_MS)
+        assert page.evaluate("window.notReloaded") is True
+        assert "5550209102" not in page.content()
 
 
 @pytest.mark.parametrize("service", [1], indirect=True, ids=["one-web"])

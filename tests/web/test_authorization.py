@@ -388,6 +388,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ),
     # The coordinator console: strangers sign in first, supporters are refused.
     ("GET", "/console"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),
+    # The board's event stream: like /inbox/events, a stranger is refused, not redirected.
+    ("GET", "/console/events"): Access(NO_TOKEN, FORBIDDEN, FORBIDDEN, OK, short_streams),
     ("GET", REASSIGN): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK, conversation()),
     ("POST", REASSIGN): Access(LOGIN, FORBIDDEN, FORBIDDEN, CONSOLE, reassign_to_ivy),
     ("GET", "/console/roster"): Access(LOGIN, FORBIDDEN, FORBIDDEN, OK),

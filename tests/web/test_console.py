@@ -88,10 +88,10 @@ def test_the_live_board_shows_each_supporters_standing_and_load(helpline: Helpli
     assert re.search(r'data-figure="crisis">1<', html)  # Sam is on, at limit, crisis-trained
 
 
-def test_htmx_polls_get_only_the_board(helpline: Helpline) -> None:
+def test_htmx_refreshes_get_only_the_board(helpline: Helpline) -> None:
     casey(helpline)
     full = page(helpline.client, "/console")
-    assert 'hx-trigger="every 5s"' in full
+    assert 'hx-trigger="live-refresh, every 30s"' in full  # the stream, else a slow poll
     partial = helpline.client.get("/console", headers={"HX-Request": "true"})
     body = partial.get_data(as_text=True)
     assert partial.status_code == 200 and "<html" not in body and "Queue health" in body

@@ -70,11 +70,14 @@ def test_a_new_conversation_tells_its_supporter_with_ids_and_kinds_only(
     assert ("assigned", convo.id) in told(helpline, sam)
     redis = Redis.from_url(helpline.settings.redis_url, decode_responses=True)
     for key in redis.scan_iter("helpline:live:*"):
+        if key == notices.stream_key(notices.BOARD):
+            assert all(fields == {"kind": "board"} for _, fields in redis.xrange(key))
+            continue
         for _, fields in redis.xrange(key):
             assert set(fields) == {"kind", "conversation"}
             assert fields["kind"] in notices.KINDS and fields["conversation"].isdigit()
     time.sleep(0.2)
-    assert bell_messages and all(m == str(sam.id) for m in bell_messages)
+    assert bell_messages and set(bell_messages) <= {str(sam.id), notices.BOARD}
 
 
 def test_a_text_in_my_conversation_tells_me_and_nobody_else(helpline: Helpline) -> None:
@@ -268,3 +271,92 @@ def test_transfer_to_nobody_we_know_is_a_400(helpline: Helpline, target: str) ->
     path = f"/inbox/conversations/{convo.id}"
     answer = post_form(helpline.client, path + "/transfer", {"target": target}, path)
     assert answer.status_code == 400
+
+
+def board_notices(helpline: Helpline) -> int:
+    redis = Redis.from_url(helpline.settings.redis_url)
+    return int(redis.xlen(notices.stream_key(notices.BOARD)))
+
+
+def test_a_conversation_change_puts_one_board_notice_per_transaction(
+    helpline: Helpline, bell_messages: list[str]
+) -> None:
+    helpline.supporter(status="away")  # nobody takes it: the text waits in the queue
+    before = board_notices(helpline)
+    convo = conversation_for(helpline, "+15550208301", "anyone there?")
+    assert convo.status == "queued"
+    after_text = board_notices(helpline)
+    assert after_text > before
+    redis = Redis.from_url(helpline.settings.redis_url, decode_responses=True)
+    newest = redis.xrevrange(notices.stream_key(notices.BOARD), count=1)[0][1]
+    assert newest == {"kind": "board"}  # names nothing: the board re-reads itself
+
+    with runtime.transaction() as session:  # two changes, one transaction: one notice
+        held = session.get(Conversation, convo.id)
+        assert held is not None
+        held.priority = "urgent"
+        session.flush()
+        held.required_skills = ["crisis"]
+    assert board_notices(helpline) == after_text + 1
+    time.sleep(0.2)
+    assert notices.BOARD in bell_messages
+
+
+def test_a_supporter_going_available_tells_the_board_and_signing_in_does_not(
+    helpline: Helpline,
+) -> None:
+    sam = helpline.supporter(status="away")
+    before = board_notices(helpline)
+    sign_in(helpline.client, sam)
+    assert board_notices(helpline) == before
+    with runtime.transaction() as session:
+        held = session.get(User, sam.id)
+        assert held is not None
+        held.status = "available"
+    assert board_notices(helpline) == before + 1
+
+
+def test_a_rolled_back_change_tells_the_board_nothing(helpline: Helpline) -> None:
+    convo = conversation_for(helpline, "+15550208302")
+    before = board_notices(helpline)
+    with pytest.raises(RuntimeError), runtime.transaction() as session:
+        held = session.get(Conversation, convo.id)
+        assert held is not None
+        held.priority = "urgent"
+        session.flush()
+        raise RuntimeError("the job failed after flushing")
+    assert board_notices(helpline) == before
+
+
+def test_board_events_are_for_coordinators_only(helpline: Helpline) -> None:
+    assert helpline.client.get("/console/events").status_code == 401
+    sign_in(helpline.client, helpline.supporter())
+    assert helpline.client.get("/console/events").status_code == 403
+
+
+def test_board_events_resume_after_the_last_event_id_and_wake_on_a_change(
+    helpline: Helpline,
+) -> None:
+    casey = helpline.supporter(name="Casey Lee", role="coordinator")
+    sign_in(helpline.client, casey)
+    redis = Redis.from_url(helpline.settings.redis_url)
+    notices.publish(redis, [], board=True)
+    seen = feed.latest_id(redis, notices.BOARD)
+    notices.publish(redis, [], board=True)
+    newest = feed.latest_id(redis, notices.BOARD)
+    helpline.app.config["LIVE_TIMING"] = QUICK
+    answer = helpline.client.get("/console/events", headers={"Last-Event-ID": seen})
+    assert answer.status_code == 200 and answer.mimetype == "text/event-stream"
+    assert answer.headers["Cache-Control"] == "no-store"
+    body = answer.get_data(as_text=True)
+    assert f"event: notice\nid: {newest}\ndata: " in body
+    assert f"id: {seen}\n" not in body and "event: resync" not in body
+
+
+def test_the_board_page_subscribes_to_the_board_stream(helpline: Helpline) -> None:
+    casey = helpline.supporter(name="Casey Lee", role="coordinator")
+    sign_in(helpline.client, casey)
+    page = helpline.client.get("/console").get_data(as_text=True)
+    assert 'data-live-events="/console/events' in page
+    assert 'data-live-on="notice resync"' in page
+    assert "every 30s" in page

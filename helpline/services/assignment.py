@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, select, text
+from sqlalchemy import Select, and_, case, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from helpline.db import is_postgresql
@@ -16,7 +16,7 @@ from helpline.services import outbound, programs, snapshots, surveys
 from helpline.services import settings as settings_service
 from routing.channel import is_reply_window_open
 from routing.model import Assign, Decision
-from routing.policy import free_places, queue_order, serve
+from routing.policy import free_places, serve
 from routing.schedule import anyone_on_shift, next_opening
 from routing.triage import CRISIS_SKILL
 
@@ -247,9 +247,22 @@ def requeue(
 
 def queue_position(session: Session, convo: Conversation) -> int:
     """1 for the next conversation to be served, counting only those that go before it."""
-    queued = session.scalars(select(Conversation).where(Conversation.status == "queued")).all()
-    order = [c.id for c in queue_order([snapshots.conversation(c) for c in queued])]
-    return order.index(convo.id) + 1 if convo.id in order else len(order) + 1
+    queued = Conversation.status == "queued"
+    if convo.status != "queued" or convo.waiting_since is None:
+        return (session.scalar(select(func.count()).where(queued)) or 0) + 1
+    # Counted in SQL, in `routing.policy.queue_order`'s order: no row is loaded.
+    rank = case((Conversation.priority == "urgent", 0), else_=1)
+    mine = 0 if convo.priority == "urgent" else 1
+    same_limited = Conversation.limited.is_(bool(convo.limited))
+    later_keys = or_(
+        Conversation.waiting_since < convo.waiting_since,
+        and_(Conversation.waiting_since == convo.waiting_since, Conversation.id < convo.id),
+    )
+    ahead = and_(same_limited, later_keys)
+    if convo.limited:
+        ahead = or_(Conversation.limited.is_(False), ahead)
+    before = or_(rank < mine, and_(rank == mine, ahead))
+    return (session.scalar(select(func.count()).where(queued, before)) or 0) + 1
 
 
 def close(

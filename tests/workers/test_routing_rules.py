@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from helpline.models import Conversation, ConversationEvent, Message, Shift, User, utcnow
-from helpline.services import assignment
+from helpline.services import assignment, snapshots
+from routing.policy import queue_order
 from tests.support import Helpline
 from workers import jobs
 
@@ -573,3 +574,34 @@ def test_a_pass_reads_past_a_page_nobody_free_can_take(
     }
     last = helpline.twilio.to("+15550207104")
     assert "connected" not in last[-1]["Body"]
+
+
+def test_place_in_line_is_counted_in_queue_order(helpline: Helpline) -> None:
+    """The count in SQL agrees with `queue_order`: urgent first, limited texters last within
+    a priority, then the longest wait, then the oldest id (equal waits included)."""
+    numbers = [f"+155502072{i:02d}" for i in range(6)]
+    for number in numbers:
+        helpline.text_in("hello", from_=number)
+    helpline.run_jobs()
+    ids = [conversation_of(helpline, n).id for n in numbers]
+    same = utcnow() - timedelta(minutes=5)
+    shapes = [
+        ("normal", False, same),
+        ("urgent", True, same - timedelta(minutes=1)),
+        ("normal", True, same - timedelta(minutes=9)),
+        ("urgent", False, same),
+        ("normal", False, same),
+        ("urgent", False, same - timedelta(minutes=2)),
+    ]
+    for convo_id, (priority, limited, since) in zip(ids, shapes, strict=True):
+        helpline.db.execute(
+            update(Conversation)
+            .where(Conversation.id == convo_id)
+            .values(priority=priority, limited=limited, waiting_since=since)
+        )
+    helpline.db.commit()
+    rows = helpline.db.scalars(select(Conversation).where(Conversation.id.in_(ids))).all()
+    expected = [c.id for c in queue_order([snapshots.conversation(c) for c in rows])]
+    assert expected == [ids[5], ids[3], ids[1], ids[0], ids[4], ids[2]]
+    for row in rows:
+        assert assignment.queue_position(helpline.db, row) == expected.index(row.id) + 1

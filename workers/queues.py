@@ -31,9 +31,7 @@ log = logging.getLogger(__name__)
 INBOUND = "inbound"  # stored texts waiting to be processed and routed
 OUTBOUND = "outbound"  # texts waiting to be handed to Twilio
 ROUTING = "routing"  # routing passes and periodic sweeps
-# The order a worker serves them in (RQ takes from the first non-empty queue): a supporter's
-# reply or a texter's "connected" goes out before the next inbound text of a flood is read.
-ALL = (OUTBOUND, INBOUND, ROUTING)
+ALL = (INBOUND, OUTBOUND, ROUTING)
 
 JOB_TIMEOUT = 60
 FAILURE_TTL = 7 * 24 * 3600

@@ -93,6 +93,17 @@ def plan_assignments(
     settings: RoutingSettings,
 ) -> list[Decision]:
     """Serve the queue in order, counting each assignment against the supporter's load."""
+    return serve(queued, supporters, now, settings)[0]
+
+
+def serve(
+    queued: Sequence[Conversation],
+    supporters: Sequence[Supporter],
+    now: datetime,
+    settings: RoutingSettings,
+) -> tuple[list[Decision], list[Supporter]]:
+    """`plan_assignments`, also returning the supporters as the assignments leave them, so
+    that the next part of the queue (served after this one) can be planned against them."""
     pool = {s.id: s for s in supporters}
     decisions: list[Decision] = []
     for convo in queue_order(queued):
@@ -106,4 +117,12 @@ def plan_assignments(
                 last_assigned_at=now,
             )
         decisions.append(decision)
-    return decisions
+    return decisions, list(pool.values())
+
+
+def free_places(supporters: Sequence[Supporter]) -> int:
+    """How many more conversations these supporters could take at most (each takes at least
+    one place of a limit): 0 means nobody among them can be assigned anything."""
+    return sum(
+        max(0, s.max_conversations - s.weighted_load) for s in supporters if s.status == "available"
+    )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, and_, case, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from helpline.db import is_postgresql
@@ -16,7 +16,7 @@ from helpline.services import outbound, programs, snapshots, surveys
 from helpline.services import settings as settings_service
 from routing.channel import is_reply_window_open
 from routing.model import Assign, Decision
-from routing.policy import plan_assignments, queue_order
+from routing.policy import free_places, serve
 from routing.schedule import anyone_on_shift, next_opening
 from routing.triage import CRISIS_SKILL
 
@@ -58,20 +58,54 @@ def route_queue(
     values = values if values is not None else settings_service.load(session)
     routing = settings_service.routing_settings(values)
     lock_routing(session)
-    # Gather
-    queued = session.scalars(select(Conversation).where(Conversation.status == "queued")).all()
-    by_id = {c.id: c for c in queued}
-    supporters = snapshots.supporters(session, routing.urgent_weight)
-    # Decide
-    decisions = plan_assignments(
-        [snapshots.conversation(c) for c in queued], supporters, now, routing
-    )
+    grace = timedelta(seconds=routing.shift_end_grace_s)
+    found = snapshots.candidates(session, now, grace, routing.urgent_weight)
+    pool = found.supporters
+    # The queue in order, a page at a time, while anyone considered still has room: past
+    # that, every conversation waits (required skills or a language may leave the first
+    # ones unplaceable, so a page that places nothing is followed by the next).
+    by_id: dict[int, Conversation] = {}
+    decisions: list[Decision] = []
+    offset = 0
+    while free := free_places(pool):
+        size = max(2 * free, _PAGE)
+        rows = session.scalars(_queued_in_order().offset(offset).limit(size)).all()
+        offset += len(rows)
+        fresh = [c for c in rows if c.id not in by_id]  # a row a concurrent insert moved
+        by_id.update((c.id, c) for c in fresh)
+        planned, pool = serve([snapshots.conversation(c) for c in fresh], pool, now, routing)
+        decisions += planned
+        if len(rows) < size:
+            break
+    # Conversations to announce that the pages did not reach are told their place in line.
+    rest = [cid for cid in announce if cid not in by_id]
+    if rest:
+        rows = session.scalars(
+            select(Conversation).where(Conversation.status == "queued", Conversation.id.in_(rest))
+        ).all()
+        by_id.update((c.id, c) for c in rows)
+        decisions += serve([snapshots.conversation(c) for c in rows], pool, now, routing)[0]
     # Apply
+    summary = found.summary()
     texts: list[Message] = []
     for decision in decisions:
         convo = by_id[decision.conversation_id]
-        texts += _apply(session, convo, decision, announce.get(convo.id), values, now)
+        texts += _apply(session, convo, decision, announce.get(convo.id), values, now, summary)
     return texts
+
+
+# The least number of waiting conversations read at a time in a routing pass.
+_PAGE = 50
+
+
+def _queued_in_order() -> Select[tuple[Conversation]]:
+    """Waiting conversations in `routing.policy.queue_order`'s order."""
+    rank = case((Conversation.priority == "urgent", 0), else_=1)
+    return (
+        select(Conversation)
+        .where(Conversation.status == "queued")
+        .order_by(rank, Conversation.limited, Conversation.waiting_since, Conversation.id)
+    )
 
 
 def _apply(
@@ -81,6 +115,7 @@ def _apply(
     opening: str | None,
     values: dict[str, Any],
     now: datetime,
+    summary: str | None = None,
 ) -> list[Message]:
     """Carry out one decision, and text the texter what it means for them."""
     values = programs.texts_for(values, convo.program)
@@ -89,12 +124,12 @@ def _apply(
         assert supporter is not None
         if decision.waived:
             _waive(session, convo, decision, now)
-        assign(session, convo, supporter, now, decision.reason, _detail(decision))
+        assign(session, convo, supporter, now, decision.reason, _detail(decision, summary))
         body = settings_service.render(values, "connected", supporter_name=first_name(supporter))
         return send(session, convo, _join(values, opening, body), now)
     if opening is None:
         return []
-    _record(session, convo, "queued", decision.reason, now, detail=_detail(decision))
+    _record(session, convo, "queued", decision.reason, now, detail=_detail(decision, summary))
     body = _waiting(session, convo, now, values)
     if opening == NEW and values["text_intake"] and convo.intake_asked_at is None:
         convo.intake_asked_at = now  # asked once, with the first text, not as another one
@@ -132,8 +167,13 @@ def _join(values: dict[str, Any], opening: str | None, body: str) -> str:
     return body if opening is None else settings_service.render(values, opening) + " " + body
 
 
-def _detail(decision: Decision) -> dict[str, Any]:
-    return {"passed_over": {str(k): v for k, v in decision.passed_over.items()}}
+def _detail(decision: Decision, summary: str | None = None) -> dict[str, Any]:
+    """Why each supporter considered did not take it; the ones at their limit or off shift
+    were not considered (see `snapshots.candidates`) and are counted in `not_considered`."""
+    detail: dict[str, Any] = {"passed_over": {str(k): v for k, v in decision.passed_over.items()}}
+    if summary:
+        detail["not_considered"] = summary
+    return detail
 
 
 def _record(
@@ -207,9 +247,22 @@ def requeue(
 
 def queue_position(session: Session, convo: Conversation) -> int:
     """1 for the next conversation to be served, counting only those that go before it."""
-    queued = session.scalars(select(Conversation).where(Conversation.status == "queued")).all()
-    order = [c.id for c in queue_order([snapshots.conversation(c) for c in queued])]
-    return order.index(convo.id) + 1 if convo.id in order else len(order) + 1
+    queued = Conversation.status == "queued"
+    if convo.status != "queued" or convo.waiting_since is None:
+        return (session.scalar(select(func.count()).where(queued)) or 0) + 1
+    # Counted in SQL, in `routing.policy.queue_order`'s order: no row is loaded.
+    rank = case((Conversation.priority == "urgent", 0), else_=1)
+    mine = 0 if convo.priority == "urgent" else 1
+    same_limited = Conversation.limited.is_(bool(convo.limited))
+    later_keys = or_(
+        Conversation.waiting_since < convo.waiting_since,
+        and_(Conversation.waiting_since == convo.waiting_since, Conversation.id < convo.id),
+    )
+    ahead = and_(same_limited, later_keys)
+    if convo.limited:
+        ahead = or_(Conversation.limited.is_(False), ahead)
+    before = or_(rank < mine, and_(rank == mine, ahead))
+    return (session.scalar(select(func.count()).where(queued, before)) or 0) + 1
 
 
 def close(

@@ -76,8 +76,9 @@ def store(session: Session, inbound: Inbound, now: datetime) -> int:
         # worker that sees a text also sees every earlier one (SQLite writers queue anyway).
         lock = int(texter_key[:15], 16)
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
-    session.execute(
-        insert_ignoring_conflicts(session, Message.__table__, ["sid"]).values(
+    stored = session.scalar(
+        insert_ignoring_conflicts(session, Message.__table__, ["sid"])
+        .values(
             sid=inbound.sid,
             direction="in",
             body=inbound.body,
@@ -88,7 +89,11 @@ def store(session: Session, inbound: Inbound, now: datetime) -> int:
             delivery_status="received",
             created_at=now,
         )
+        .returning(Message.__table__.c.id)
     )
+    if stored is not None:
+        return int(stored)
+    # A redelivery: the row is there already (the only case that costs a second statement).
     message_id = session.scalar(select(Message.id).where(Message.sid == inbound.sid))
     assert message_id is not None
     return message_id

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from helpline import models
 from routing import model
+from routing.schedule import is_on_shift
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,126 @@ def supporters(
             shifts[shift.supporter_id].append(shift)
     found = loads(session, urgent_weight, user_ids)
     return [supporter(u, found.get(u.id, Load()), shifts[u.id]) for u in users]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The supporters a routing pass considers, and how many available ones it left out."""
+
+    supporters: list[model.Supporter]
+    at_limit: int
+    off_shift: int
+
+    def summary(self) -> str | None:
+        """What the event log records about the available supporters left out, if any."""
+        parts = []
+        if self.at_limit:
+            parts.append(f"{self.at_limit} at their limit")
+        if self.off_shift:
+            parts.append(f"{self.off_shift} not on shift (or inside the end-of-shift grace)")
+        return "available supporters not considered: " + ", ".join(parts) if parts else None
+
+
+def candidates(
+    session: Session, now: datetime, grace: timedelta, urgent_weight: int = 2
+) -> Candidates:
+    """The active, available supporters below their limit and on shift at `now`: the only
+    ones a routing pass can give a conversation to. Read as plain columns, not ORM objects,
+    with the load counted in the query, so a pass costs what the free places cost."""
+    user, convo = models.User, models.Conversation
+    weighted = case((convo.priority == "urgent", urgent_weight), else_=1)
+    # Counted per supporter through ix_conversations_supporter_status: a few index rows
+    # each, whatever the planner believes about the table's size.
+    held = (
+        select(func.coalesce(func.sum(weighted), 0))
+        .where(convo.supporter_id == user.id, convo.status == "active")
+        .scalar_subquery()
+    )
+    held_count = (
+        select(func.count())
+        .where(convo.supporter_id == user.id, convo.status == "active")
+        .scalar_subquery()
+    )
+    available = (user.is_active, user.status == "available")
+    under = session.execute(
+        select(user.id, held_count, held).where(*available, held < user.max_conversations)
+    ).all()
+    # A warm handoff offered to someone holds a place in their limit too (offers are few).
+    offers = {
+        sid: (int(n), int(w))
+        for sid, n, w in session.execute(
+            select(convo.offered_to_id, func.count(), func.sum(weighted))
+            .where(convo.status == "active", convo.offered_to_id.is_not(None))
+            .group_by(convo.offered_to_id)
+        )
+    }
+    loads: dict[int, tuple[int, int]] = {}
+    for sid, n, w in under:
+        extra_n, extra_w = offers.get(sid, (0, 0))
+        loads[sid] = (int(n) + extra_n, int(w) + extra_w)
+    rows = []
+    if loads:
+        for sid, name, skills, limit, last, languages, expiry in session.execute(
+            select(
+                user.id,
+                user.name,
+                user.skills,
+                user.max_conversations,
+                user.last_assigned_at,
+                user.languages,
+                user.skill_expiry,
+            ).where(user.id.in_(list(loads)))
+        ):
+            count, w = loads[sid]
+            if w < limit:
+                rows.append((sid, name, skills, limit, last, languages, expiry, count, w))
+    total = session.scalar(select(func.count()).select_from(user).where(*available)) or 0
+    shifts: dict[int, list[model.ShiftRule]] = defaultdict(list)
+    if rows:
+        shift = models.Shift
+        for sid, starts, ends, rrule, tz, cancelled in session.execute(
+            select(
+                shift.supporter_id,
+                shift.starts_at,
+                shift.ends_at,
+                shift.rrule,
+                shift.timezone,
+                shift.cancelled,
+            ).where(shift.supporter_id.in_([r[0] for r in rows]))
+        ):
+            shifts[sid].append(
+                model.ShiftRule(
+                    starts,
+                    ends,
+                    rrule,
+                    tz,
+                    frozenset(datetime.fromisoformat(c) for c in cancelled or ()),
+                )
+            )
+    found = []
+    for sid, name, skills, limit, last, languages, expiry, count, w in rows:
+        rules = tuple(shifts[sid])
+        if not is_on_shift(rules, now, grace):
+            continue
+        found.append(
+            model.Supporter(
+                id=sid,
+                name=name,
+                status="available",
+                skills=frozenset(skills or ()),
+                max_conversations=limit,
+                active_conversations=int(count),
+                load=int(w),
+                shifts=rules,
+                last_assigned_at=last,
+                languages=frozenset(languages or ()),
+                skill_expiry=tuple(
+                    (skill, datetime.fromisoformat(until))
+                    for skill, until in (expiry or {}).items()
+                ),
+            )
+        )
+    return Candidates(found, total - len(rows), len(rows) - len(found))
 
 
 def supporter(user: models.User, load: Load, shifts: Sequence[models.Shift]) -> model.Supporter:

@@ -59,14 +59,17 @@ def test_queue_drains_when_a_supporter_becomes_available(helpline: Helpline) -> 
 
 def test_supporter_off_shift_or_at_limit_is_passed_over(helpline: Helpline) -> None:
     helpline.supporter("Off Shift", on_shift=False)
-    full = helpline.supporter("Full Up", max_conversations=0)
+    helpline.supporter("Full Up", max_conversations=0)
     helpline.text_in("hi", from_="+15550201116")
     helpline.run_jobs()
     convo = only_conversation(helpline)
     assert convo.status == "queued"
     (queued_event,) = [e for e in convo.events if e.kind == "queued"]
     assert queued_event.detail is not None
-    assert "at limit" in queued_event.detail["passed_over"][str(full.id)]
+    # Neither was considered (a pass reads only supporters with room, on shift): counted.
+    assert queued_event.detail["passed_over"] == {}
+    summary = queued_event.detail["not_considered"]
+    assert "1 at their limit" in summary and "1 not on shift" in summary
 
 
 def test_least_loaded_supporter_is_chosen(helpline: Helpline) -> None:

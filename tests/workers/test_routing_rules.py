@@ -6,9 +6,12 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select, update
 
 from helpline.models import Conversation, ConversationEvent, Message, Shift, User, utcnow
+from helpline.services import assignment, snapshots
+from routing.policy import queue_order
 from tests.support import Helpline
 from workers import jobs
 
@@ -544,3 +547,61 @@ def test_escalating_to_the_crisis_pool_makes_it_urgent(helpline: Helpline) -> No
     assert answer.status_code == 200 and answer.get_json()["priority"] == "urgent"
     helpline.run_jobs()
     assert conversation_of(helpline, "+15550207032").supporter_id == crisis.id
+
+
+def test_a_pass_reads_past_a_page_nobody_free_can_take(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue is read a page at a time; a first page of texters who need crisis-trained
+    help does not stop an untrained supporter's free place going to the next texter."""
+    monkeypatch.setattr(assignment, "_PAGE", 1)
+    for number in ("+15550207101", "+15550207102"):
+        helpline.text_in("i want to kill myself", from_=number)
+    helpline.text_in("hello", from_="+15550207103")
+    helpline.run_jobs()
+    alex = helpline.supporter("Alex Untrained", max_conversations=1)
+    helpline.text_in("anyone there?", from_="+15550207104")
+    helpline.run_jobs()
+    held = {
+        n: conversation_of(helpline, n).supporter_id
+        for n in ("+15550207101", "+15550207102", "+15550207103", "+15550207104")
+    }
+    assert held == {
+        "+15550207101": None,
+        "+15550207102": None,
+        "+15550207103": alex.id,
+        "+15550207104": None,
+    }
+    last = helpline.twilio.to("+15550207104")
+    assert "connected" not in last[-1]["Body"]
+
+
+def test_place_in_line_is_counted_in_queue_order(helpline: Helpline) -> None:
+    """The count in SQL agrees with `queue_order`: urgent first, limited texters last within
+    a priority, then the longest wait, then the oldest id (equal waits included)."""
+    numbers = [f"+155502072{i:02d}" for i in range(6)]
+    for number in numbers:
+        helpline.text_in("hello", from_=number)
+    helpline.run_jobs()
+    ids = [conversation_of(helpline, n).id for n in numbers]
+    same = utcnow() - timedelta(minutes=5)
+    shapes = [
+        ("normal", False, same),
+        ("urgent", True, same - timedelta(minutes=1)),
+        ("normal", True, same - timedelta(minutes=9)),
+        ("urgent", False, same),
+        ("normal", False, same),
+        ("urgent", False, same - timedelta(minutes=2)),
+    ]
+    for convo_id, (priority, limited, since) in zip(ids, shapes, strict=True):
+        helpline.db.execute(
+            update(Conversation)
+            .where(Conversation.id == convo_id)
+            .values(priority=priority, limited=limited, waiting_since=since)
+        )
+    helpline.db.commit()
+    rows = helpline.db.scalars(select(Conversation).where(Conversation.id.in_(ids))).all()
+    expected = [c.id for c in queue_order([snapshots.conversation(c) for c in rows])]
+    assert expected == [ids[5], ids[3], ids[1], ids[0], ids[4], ids[2]]
+    for row in rows:
+        assert assignment.queue_position(helpline.db, row) == expected.index(row.id) + 1

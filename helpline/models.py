@@ -167,6 +167,7 @@ class Conversation(Base):
         ),
         Index("ix_conversations_queue", "status", "priority", "waiting_since"),
         Index("ix_conversations_supporter_status", "supporter_id", "status"),
+        {"sqlite_autoincrement": True},  # an id never comes to name another row (0017)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -236,6 +237,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_unprocessed", "processed_at", "direction", "id"),
         Index("ix_messages_texter_key", "texter_key", "direction"),
+        {"sqlite_autoincrement": True},  # a send job's id never names another text (0017)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

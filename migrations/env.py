@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from helpline import models, vault  # noqa: F401  (models registers the tables)
 from helpline.config import Settings
@@ -20,9 +22,15 @@ if not vault.is_configured():  # run by the alembic command itself rather than `
 def run_migrations_online() -> None:
     engine = get_engine(url)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
             connection.commit()
+        if sqlite:
+            # A migration that recreates a table (SQLite's way to alter one) drops the old
+            # one; with foreign keys on, that would cascade into the rows that refer to it.
+            # Off outside any transaction (SQLite ignores it inside one), checked after.
+            _sqlite_pragma(connection, "foreign_keys=OFF")
         try:
             context.configure(
                 connection=connection,
@@ -33,10 +41,21 @@ def run_migrations_online() -> None:
             with context.begin_transaction():
                 context.run_migrations()
             connection.commit()
+            if sqlite and _sqlite_pragma(connection, "foreign_key_check"):
+                raise RuntimeError("the migration left rows whose foreign keys point nowhere")
         finally:
+            if sqlite:
+                _sqlite_pragma(connection, "foreign_keys=ON")
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
                 connection.commit()
+
+
+def _sqlite_pragma(connection: Connection, pragma: str) -> list[Any]:
+    """Run a PRAGMA on the driver's connection, outside SQLAlchemy's transaction."""
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    return dbapi.execute(f"PRAGMA {pragma}").fetchall()
 
 
 if context.is_offline_mode():

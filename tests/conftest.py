@@ -117,6 +117,7 @@ def empty_database(url: str) -> None:
             connection.execute(text(f"DROP TRIGGER {name}"))
         for table in tables:
             connection.execute(text(f"DELETE FROM {table}"))
+        connection.execute(text("DELETE FROM sqlite_sequence"))  # as RESTART IDENTITY does
         for _, sql in triggers:
             connection.execute(text(sql))
 

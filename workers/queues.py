@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 INBOUND = "inbound"  # stored texts waiting to be processed and routed
 OUTBOUND = "outbound"  # texts waiting to be handed to Twilio
 ROUTING = "routing"  # routing passes and periodic sweeps
-ALL = (INBOUND, OUTBOUND, ROUTING)
+# In the order workers serve them: a supporter's reply (or a texter's greeting) is handed to
+# Twilio before the next inbound text is taken, never kept behind a flood of them.
+ALL = (OUTBOUND, INBOUND, ROUTING)
 
 JOB_TIMEOUT = 60
 FAILURE_TTL = 7 * 24 * 3600

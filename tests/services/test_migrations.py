@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from alembic import command
+import dataclasses
+from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.orm import Session
+
+from helpline import vault
 from helpline.config import Settings
+from helpline.db import get_engine
 from helpline.migrate import alembic_config, upgrade
+from helpline.models import Conversation, Message, Texter
+
+HELPLINE = "+15005550006"
 
 
 def test_models_and_migrations_agree(settings: Settings) -> None:
@@ -16,3 +27,73 @@ def test_models_and_migrations_agree(settings: Settings) -> None:
 def test_upgrading_again_changes_nothing(settings: Settings) -> None:
     upgrade(settings)
     command.check(alembic_config(settings.database_url))
+
+
+def _texter_conversation_text(db: Session, number: str) -> tuple[Conversation, Message]:
+    texter = Texter(address=number, address_key=vault.index(number))
+    db.add(texter)
+    db.flush()
+    convo = Conversation(texter_id=texter.id, helpline_number=HELPLINE)
+    db.add(convo)
+    db.flush()
+    text = Message(
+        conversation_id=convo.id,
+        direction="out",
+        from_address=HELPLINE,
+        to_address=number,
+        texter_key=texter.address_key,
+    )
+    db.add(text)
+    db.flush()
+    return convo, text
+
+
+def test_the_id_of_a_deleted_row_is_never_given_again(settings: Settings) -> None:
+    """An erasure deletes the newest rows; the next text must not take a deleted text's id
+    (its send job, `send-<id>`, would be taken for the deleted one's) nor the next
+    conversation a deleted one's (its audit trail, an unread mark)."""
+    engine = get_engine(settings.database_url)
+    with Session(engine) as db, db.begin():
+        convo, text = _texter_conversation_text(db, "+15550100001")
+        gone = (convo.id, text.id)
+        db.delete(text)
+        db.delete(convo)
+    with Session(engine) as db, db.begin():
+        convo, text = _texter_conversation_text(db, "+15550100002")
+        assert convo.id > gone[0] and text.id > gone[1]
+
+
+def test_sqlite_tables_keep_their_rows_and_keys_through_0017(
+    migrated: Settings, tmp_path: Path
+) -> None:
+    """0017 recreates `conversations` and `messages` on SQLite: every row, foreign key and
+    index stays, and ids start past those of deleted rows the audit trail still names."""
+    database_url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    settings = dataclasses.replace(migrated, database_url=database_url, instance_path=tmp_path)
+    command.upgrade(alembic_config(settings.database_url), "0016")
+    engine = get_engine(settings.database_url)
+    with Session(engine) as db, db.begin():
+        kept, _ = _texter_conversation_text(db, "+15550100003")
+        kept_id = kept.id
+        db.execute(
+            sa.text("INSERT INTO audit_log (at, action, conversation_id) VALUES (:at, 'view', 40)"),
+            {"at": "2026-01-01"},
+        )
+    upgrade(settings)
+    with Session(engine) as db, db.begin():
+        kept = db.get_one(Conversation, kept_id)
+        texter_id = kept.texter_id
+        assert [m.direction for m in kept.messages] == ["out"]
+        another = Conversation(texter_id=texter_id, helpline_number=HELPLINE)
+        db.add(another)
+        with pytest.raises(sa.exc.IntegrityError):  # still one open conversation per texter
+            db.flush()
+    with Session(engine) as db, db.begin():
+        db.delete(db.get_one(Texter, texter_id))  # cascades through both new tables
+    with Session(engine) as db, db.begin():
+        assert db.scalar(sa.select(sa.func.count()).select_from(Message)) == 0
+        convo, _ = _texter_conversation_text(db, "+15550100004")
+        assert convo.id > 40
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA foreign_key_list(messages)").all()

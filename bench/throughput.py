@@ -17,6 +17,7 @@ from helpline.db import session_factory, transaction
 from helpline.models import Message, utcnow
 from helpline.services import intake
 from tests.fakes.twilio_api import FakeTwilio
+from tests.support import HELPLINE_NUMBER, message_sid
 from workers import queues
 
 
@@ -64,16 +65,17 @@ def run(stack: Stack, twilio: FakeTwilio, quick: bool) -> dict[str, object]:
 
 
 def texts_per_second(stack: Stack, sizes: Sizes) -> float:
-    """Store `sizes.texts` texts from new texters, then queue them all: texts per second from
-    the first enqueue until every one is processed and its reply handed to Twilio."""
+    """Store `sizes.texts` texts from new texters, then hand them all to the workers: texts per
+    second from the first hand-over until every one is processed and its reply handed to Twilio."""
     with transaction(stack.settings.database_url) as session:
         seed.close_all(session, utcnow())
+    texts = [_inbound() for _ in range(sizes.texts)]
     with transaction(stack.settings.database_url) as session:
-        ids = [intake.store(session, _inbound(), utcnow()) for _ in range(sizes.texts)]
+        ids = [intake.store(session, inbound, utcnow()) for inbound in texts]
     redis = Redis.from_url(stack.settings.redis_url)
     began = time.monotonic()
-    for message_id in ids:
-        queues.process_inbound(redis, message_id)
+    for message_id, inbound in zip(ids, texts, strict=True):  # as the webhook hands them on
+        queues.inbound_stored(redis, message_id, inbound.texter_key)
     _wait(lambda: _left(stack, ids) == 0, sizes.timeout_s)
     return round(len(ids) / (time.monotonic() - began), 1)
 
@@ -91,9 +93,9 @@ def noops_per_second(stack: Stack, sizes: Sizes) -> float:
 
 def _inbound() -> intake.Inbound:
     return intake.Inbound(
-        sid=load.message_sid(),
+        sid=message_sid(),
         from_address=load.texter(),
-        to_address=load.HELPLINE_NUMBER,
+        to_address=HELPLINE_NUMBER,
         body="hello",
         num_media=0,
     )

@@ -119,7 +119,12 @@ class Snapshot:
         )
         for (name, state), count in queues.job_counts(self.redis).items():
             jobs.add_metric([name, state], count)
-        families: list[Metric] = [jobs]
+        waiting = GaugeMetricFamily(
+            "helpline_inbound_texts_waiting",
+            "Stored inbound texts handed to the workers and not taken yet (the drain lists)",
+        )
+        waiting.add_metric([], queues.inbound_waiting(self.redis))
+        families: list[Metric] = [jobs, waiting]
         for counter in telemetry.COUNTERS:
             family = CounterMetricFamily(counter.name, counter.help, labels=list(counter.labels))
             totals = telemetry.counter_values(self.redis, counter)

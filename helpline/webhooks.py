@@ -42,13 +42,16 @@ def signed_form() -> dict[str, str]:
     url = settings.public_url + request.path
     if request.query_string:
         url += "?" + request.query_string.decode("ascii", "replace")
-    failures = throttle.key("webhook-signature", request.remote_addr or "unknown")
-    if throttle.is_blocked(web.redis(), [(failures, SIGNATURE_FAILURE_LIMIT)]):
-        abort(Response("too many invalid signatures; slow down\n", 429))
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not RequestValidator(settings.webhook_auth_token).validate(
         url, form, signature
     ):
+        # Checking a signature costs less than asking Redis, so only a request that fails it
+        # is counted against its address, and a signed one is never refused for another's
+        # forgeries (Twilio's requests come from shared addresses).
+        failures = throttle.key("webhook-signature", request.remote_addr or "unknown")
+        if throttle.is_blocked(web.redis(), [(failures, SIGNATURE_FAILURE_LIMIT)]):
+            abort(Response("too many invalid signatures; slow down\n", 429))
         log.warning("webhook %s refused: bad or missing signature", request.path)
         throttle.record_failure(web.redis(), [failures], SIGNATURE_FAILURE_WINDOW_S)
         abort(Response("invalid signature\n", 403))
@@ -73,7 +76,7 @@ def inbound_message() -> Response:
     except OperationalError:
         log.exception("database unavailable; asking Twilio to retry")
         return Response("database unavailable\n", 503, mimetype="text/plain")
-    queues.process_inbound(web.redis(), message_id)
+    queues.inbound_stored(web.redis(), message_id, inbound.texter_key)
     return Response(EMPTY_TWIML, 200, mimetype="text/xml")
 
 

@@ -42,6 +42,24 @@ def process_inbound(message_id: int) -> None:
     queues.send_texts(runtime.redis(), texts)
 
 
+def drain_inbound(shard: int) -> None:
+    """Process the texts waiting on one shard's list, a batch per transaction, until it is
+    empty. A batch that fails goes on text by text, each a job of its own with its retries,
+    so one text that cannot be processed holds up no other."""
+    redis = runtime.redis()
+    while batch := queues.take_inbound(redis, shard):
+        log.info("processing texts %s", ", ".join(map(str, batch)))  # a text can be followed
+        try:
+            with runtime.transaction() as session:
+                texts = conversations.handle_inbound_batch(session, batch, utcnow())
+        except Exception:
+            log.exception("a batch of %d texts failed; each goes on alone", len(batch))
+            for message_id in batch:
+                queues.process_inbound(redis, message_id, attempt="-alone")
+            continue
+        queues.send_texts(redis, texts)
+
+
 def route_queue() -> None:
     """Give waiting conversations to whoever is free now."""
     with runtime.transaction() as session:

@@ -5,6 +5,7 @@ Jobs are enqueued by dotted name, so importing this module pulls in no job code.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import uuid
@@ -81,7 +82,83 @@ def _enqueue(
     return True
 
 
+# Stored inbound texts reach the workers through lists in Redis, one per shard of texters:
+# the webhook pushes a text's id, and a drain job per shard takes the ids in batches, a
+# transaction and one routing pass per batch (workers.jobs.drain_inbound). A push asks for a
+# drain only when none holds the shard's lease, so in a flood a text costs the webhook one
+# round trip to Redis, not an RQ job. One texter's texts share a shard, drained in order.
+INBOUND_SHARDS = 4
+DRAIN_BATCH = 50
+DRAIN_LEASE_S = 2 * JOB_TIMEOUT  # a drain that died with it: the next push after this drains
+
+
+def inbound_list(shard: int) -> str:
+    return f"helpline:inbound:{shard}"
+
+
+def drain_lease(shard: int) -> str:
+    return f"helpline:inbound:{shard}:draining"
+
+
+def shard_of(texter_key: str) -> int:
+    return int(texter_key[:8], 16) % INBOUND_SHARDS
+
+
+def inbound_stored(connection: Redis, message_id: int, texter_key: str) -> bool:
+    """Hand a stored inbound text to the workers; False (logged) when Redis is unreachable
+    (the text is stored: the sweep finds it)."""
+    shard = shard_of(texter_key)
+    try:
+        with connection.pipeline(transaction=False) as pipe:
+            pipe.rpush(inbound_list(shard), message_id)
+            pipe.set(drain_lease(shard), "1", nx=True, ex=DRAIN_LEASE_S)
+            _, lease_taken = pipe.execute()
+    except RedisError as exc:
+        log.warning("could not queue text %s (%s); the sweep will re-queue it", message_id, exc)
+        return False
+    if not lease_taken:  # a drain holds the lease: it takes this id before it lets go
+        return True
+    job_id = f"drain-{shard}-{uuid.uuid4().hex}"
+    if _enqueue(connection, INBOUND, "workers.jobs.drain_inbound", job_id, _INBOUND_RETRY, shard):
+        return True
+    # No drain is coming: let the next text's push ask for one (if Redis does not answer, the
+    # lease expires; the sweep has the texts meanwhile).
+    with contextlib.suppress(RedisError):
+        connection.delete(drain_lease(shard))
+    return False
+
+
+def take_inbound(connection: Redis, shard: int, count: int = DRAIN_BATCH) -> list[int]:
+    """The next ids on a shard's list, the lease renewed; [] once it is empty and the lease
+    is given up.
+
+    An id pushed after the last pop finds the lease still held (and is taken here, seen by
+    the length check) or finds it given up (and its push takes the lease and asks for a new
+    drain): either way some drain takes it.
+    """
+    key, lease = inbound_list(shard), drain_lease(shard)
+    while True:
+        with connection.pipeline(transaction=False) as pipe:
+            pipe.lpop(key, count)
+            pipe.expire(lease, DRAIN_LEASE_S)
+            popped, _ = pipe.execute()
+        if popped:
+            return [int(i) for i in popped]
+        connection.delete(lease)
+        if not connection.llen(key) or not connection.set(lease, "1", nx=True, ex=DRAIN_LEASE_S):
+            return []
+
+
+def inbound_waiting(connection: Redis) -> int:
+    """Texts handed to the workers that no drain has taken yet, on every shard."""
+    with connection.pipeline(transaction=False) as pipe:
+        for shard in range(INBOUND_SHARDS):
+            pipe.llen(inbound_list(shard))
+        return sum(pipe.execute())
+
+
 def process_inbound(connection: Redis, message_id: int, attempt: str = "") -> bool:
+    """One text as a job of its own: the sweep's and the reconciliation's way in."""
     return _enqueue(
         connection,
         INBOUND,

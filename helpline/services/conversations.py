@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,21 +31,56 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
     Returns the ids of texts to send once the transaction commits. Running it twice for the
     same message does nothing the second time.
     """
-    message = session.get(Message, message_id)
-    if message is None or message.direction != "in" or message.processed_at is not None:
-        return []
-    texter = _lock_texter(session, message.from_address, message.texter_key, now)
+    return handle_inbound_batch(session, [message_id], now)
+
+
+def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime) -> list[int]:
+    """`handle_inbound` for many texts at once, with one routing pass for them all.
+
+    Texters are taken in the order of their key, so two workers processing batches that share
+    texters lock them in the same order and never wait on each other in a circle.
+    """
+    found = session.scalars(
+        select(Message).where(Message.id.in_(message_ids), Message.direction == "in")
+    )
+    messages = sorted(found, key=lambda m: (m.texter_key, m.id))
     values = settings_service.load(session)
     announce: dict[int, str] = {}
+    texts: list[Message] = []
+    route = False
+    for message in messages:
+        if message.processed_at is not None:  # processed already, here or by an earlier text
+            continue
+        outcome = _receive_texts(session, message, now, values)
+        announce.update(outcome.announce)
+        texts.extend(outcome.texts)
+        route = route or outcome.route
+    if route:
+        texts.extend(assignment.route_queue(session, now, values, announce))
+    return [t.id for t in texts]
+
+
+@dataclass
+class _Received:
+    texts: list[Message] = field(default_factory=list)  # to send once committed
+    announce: dict[int, str] = field(default_factory=dict)  # conversation id: what to tell
+    route: bool = True  # whether a routing pass should follow
+
+
+def _receive_texts(
+    session: Session, message: Message, now: datetime, values: dict[str, Any]
+) -> _Received:
+    """Attach one texter's unprocessed texts, up to this one, to their conversation."""
+    texter = _lock_texter(session, message.from_address, message.texter_key, now)
+    found = _Received()
     convo = None
-    extra: list[Message] = []
     # The texter's row lock orders their texts: earlier unprocessed ones go first.
-    for pending in _unprocessed_from(session, message.texter_key, up_to=message_id):
+    for pending in _unprocessed_from(session, message.texter_key, up_to=message.id):
         if keywords.is_erase(pending.body) and not texter.opted_out:
             request = erasure.receive(
                 session, texter, pending, open_conversation(session, texter.id), now, values
             )
-            extra.extend(request.texts)
+            found.texts.extend(request.texts)
             if request.erased:  # every later text of theirs went with them
                 convo = None
                 break
@@ -53,22 +89,21 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
         if convo is None:
             continue
         if is_new:
-            announce[convo.id] = assignment.NEW
+            found.announce[convo.id] = assignment.NEW
             flood.apply_opening_policy(session, texter, convo, now, values)
         else:
             _record_intake_answer(session, convo, pending, now, values)
         if _escalate(session, convo, pending, now, values) and handoffs.move_if_unqualified(
             session, convo, now, values
         ):
-            announce[convo.id] = assignment.HANDED_OFF
+            found.announce[convo.id] = assignment.HANDED_OFF
     if (
         convo is not None
-        and not announce
+        and not found.announce
         and flood.is_flooding(session, texter, convo, now, values)
     ):
-        return [t.id for t in extra]  # the periodic tick routes, not one pass per text
-    texts = assignment.route_queue(session, now, values, announce)
-    return [t.id for t in extra + texts]
+        found.route = False  # the periodic tick routes, not one pass per text
+    return found
 
 
 def _lock_texter(session: Session, address: str, key: str, now: datetime) -> Texter:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -33,6 +34,11 @@ class Inbound:
     to_address: str
     body: str
     num_media: int
+
+    @cached_property
+    def texter_key(self) -> str:
+        """The blind index of the texter's address: how their rows are found."""
+        return vault.index(self.from_address)
 
 
 def is_address(value: str) -> bool:
@@ -70,7 +76,7 @@ def is_message_sid(sid: str) -> bool:
 
 def store(session: Session, inbound: Inbound, now: datetime) -> int:
     """Store the text unless its MessageSid is stored already; return the row's id either way."""
-    texter_key = vault.index(inbound.from_address)
+    texter_key = inbound.texter_key
     if is_postgresql(session):
         # One texter's texts are stored one at a time, so their ids follow commit order and a
         # worker that sees a text also sees every earlier one (SQLite writers queue anyway).

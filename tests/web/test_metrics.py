@@ -82,6 +82,9 @@ def test_webhook_latency_and_answers_are_counted_across_processes(helpline: Help
     assert 0 < value(samples, "helpline_webhook_duration_seconds_sum", webhook="messages") < 30
     assert value(samples, "helpline_webhook_requests_total", webhook="messages", code="200") == 2
     assert value(samples, "helpline_webhook_requests_total", webhook="messages", code="403") == 1
+    assert value(samples, "helpline_inbound_texts_waiting") == 2  # no worker has run
+    helpline.run_jobs()
+    assert value(scrape(scraper(helpline)), "helpline_inbound_texts_waiting") == 0
 
 
 def test_sends_retries_failures_and_delivery_statuses_are_counted(helpline: Helpline) -> None:

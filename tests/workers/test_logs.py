@@ -97,7 +97,7 @@ def test_every_line_is_json_with_its_role_and_request_or_job_id(
     assert access[0]["path"] == "/twilio/messages" and access[0]["status"] == 200
     in_jobs = [line for line in lines if "job_id" in line]
     assert {line["role"] for line in in_jobs} == {"worker"}
-    assert {line["job_id"].split("-")[0] for line in in_jobs} >= {"inbound", "send"}
+    assert {line["job_id"].split("-")[0] for line in in_jobs} >= {"drain", "send"}
     # The jobs the webhook caused carry its request id: one text can be followed throughout.
     assert all(line.get("request_id") == "trace-abc-123" for line in in_jobs)
 

@@ -1,0 +1,100 @@
+"""Stored texts reach the workers through per-shard lists in Redis, drained in batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis import Redis
+from sqlalchemy import select, text
+
+from helpline import vault
+from helpline.models import Conversation, Message
+from tests.support import HELPLINE_NUMBER, Helpline
+from workers import queues
+
+
+def inbound_jobs(helpline: Helpline) -> list[str]:
+    redis = Redis.from_url(helpline.settings.redis_url)
+    return queues.queue(queues.INBOUND, redis).get_job_ids()
+
+
+def test_a_flood_asks_for_a_drain_per_shard_not_a_job_per_text(helpline: Helpline) -> None:
+    helpline.supporter(max_conversations=30)
+    numbers = [f"+155502090{n:02d}" for n in range(30)]
+    for number in numbers:
+        assert helpline.text_in("hi", from_=number).status_code == 200
+    jobs = inbound_jobs(helpline)
+    assert 1 <= len(jobs) <= queues.INBOUND_SHARDS
+    assert all(job.startswith("drain-") for job in jobs)
+    helpline.run_jobs()
+    convos = list(helpline.db.scalars(select(Conversation)))
+    assert len(convos) == 30 and {c.status for c in convos} == {"active"}
+    assert all(len(helpline.twilio.to(n)) == 1 for n in numbers)
+    redis = Redis.from_url(helpline.settings.redis_url)
+    for shard in range(queues.INBOUND_SHARDS):  # nothing left behind, no lease held
+        assert redis.llen(queues.inbound_list(shard)) == 0
+        assert not redis.exists(queues.drain_lease(shard))
+
+
+def test_one_texters_texts_are_processed_in_the_order_they_came(helpline: Helpline) -> None:
+    helpline.supporter()
+    for body in ("first", "second", "third"):
+        helpline.text_in(body, from_="+15550209101")
+    helpline.run_jobs()
+    (convo,) = helpline.db.scalars(select(Conversation))
+    inbound = [m.body for m in convo.messages if m.direction == "in"]
+    assert inbound == ["first", "second", "third"]
+
+
+class ArrivesAsTheLeaseIsGivenUp(Redis):
+    """A text pushed between a drain's last, empty pop and its giving up the lease."""
+
+    pushed: int | None = None
+
+    def delete(self, *names: Any) -> Any:
+        if self.pushed is not None:
+            self.rpush(queues.inbound_list(0), self.pushed)
+            self.pushed = None
+        return super().delete(*names)
+
+
+def test_a_text_pushed_while_the_lease_is_given_up_is_still_taken(helpline: Helpline) -> None:
+    redis = ArrivesAsTheLeaseIsGivenUp.from_url(helpline.settings.redis_url)
+    redis.set(queues.drain_lease(0), "1")
+    redis.pushed = 41
+    assert queues.take_inbound(redis, 0) == [41]  # its push found the lease held: taken here
+    assert queues.take_inbound(redis, 0) == []
+    assert not redis.exists(queues.drain_lease(0))
+
+
+def test_a_text_that_cannot_be_processed_holds_up_no_other(helpline: Helpline) -> None:
+    """A batch that fails goes on text by text: the others are served, the bad one is left to
+    its own job's retries."""
+    helpline.supporter(max_conversations=10)
+    good = "+15550209201"
+    key = vault.index(good)
+    helpline.text_in("hi", from_=good)
+    bad_id = helpline.db.execute(
+        text(
+            "INSERT INTO messages (direction, body, from_address, to_address, texter_key, "
+            "num_media, delivery_status, created_at) VALUES ('in', 'x', 'not sealed', "
+            ":to, :key, 0, 'received', :at) RETURNING id"
+        ),
+        {
+            "to": HELPLINE_NUMBER,
+            "key": key[:-1] + ("1" if key[-1] == "0" else "0"),
+            "at": "2026-01-01",
+        },
+    ).scalar_one()
+    helpline.db.commit()
+    redis = Redis.from_url(helpline.settings.redis_url)
+    redis.rpush(queues.inbound_list(queues.shard_of(key)), bad_id)
+    helpline.text_in("hello", from_="+15550209202")
+    helpline.run_jobs()
+    assert len(helpline.twilio.to(good)) == 1
+    assert len(helpline.twilio.to("+15550209202")) == 1
+    processed = select(Message.processed_at).where(Message.id == bad_id)
+    assert helpline.db.scalar(processed) is None
+    failed = queues.queue(queues.INBOUND, redis).failed_job_registry.get_job_ids()
+    scheduled = queues.queue(queues.INBOUND, redis).scheduled_job_registry.get_job_ids()
+    assert f"inbound-{bad_id}-alone" in failed + scheduled

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
@@ -78,6 +78,14 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
         connection.exec_driver_sql(begin)
 
 
+def autocommit_engine(url: str) -> Engine | None:
+    """On PostgreSQL, the engine's pool with each statement its own transaction; None on
+    SQLite, whose writers take the write lock in a transaction of their own."""
+    if url.startswith("sqlite"):
+        return None
+    return get_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+
+
 def session_factory(url: str, writes: bool = True) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url, writes), expire_on_commit=False)
 
@@ -96,12 +104,14 @@ def transaction(url: str) -> Iterator[Session]:
         session.close()
 
 
-def insert_ignoring_conflicts(session: Session, table: Any, index_elements: list[str]) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING in the session's dialect."""
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+def insert_ignoring_conflicts(
+    db: Session | Connection, table: Any, index_elements: list[str]
+) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING in the session's (or connection's) dialect."""
+    builder = postgresql.insert if is_postgresql(db) else sqlite.insert
     return builder(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
-def is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+def is_postgresql(db: Session | Connection) -> bool:
+    dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
+    return dialect.name == "postgresql"

@@ -8,10 +8,11 @@ from typing import cast
 
 from flask import Flask, current_app, g, has_request_context, request
 from redis import Redis
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from helpline.config import Settings
-from helpline.db import session_factory
+from helpline.db import autocommit_engine, session_factory
 from helpline.live import notices
 from helpline.models import utcnow
 
@@ -21,6 +22,7 @@ class Resources:
     settings: Settings
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
+    autocommit: Engine | None  # PostgreSQL: one statement, one transaction, one round trip
     redis: Redis
 
 
@@ -29,6 +31,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         settings=settings,
         sessions=session_factory(settings.database_url),
         read_sessions=session_factory(settings.database_url, writes=False),
+        autocommit=autocommit_engine(settings.database_url),
         # Short timeouts: a webhook must answer even when Redis does not.
         redis=Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
     )

@@ -69,15 +69,25 @@ def inbound_message() -> Response:
         inbound = intake.parse(form)
     except intake.InvalidInbound as exc:
         return Response(f"{exc}\n", 400, mimetype="text/plain")
-    session = web.db()
     try:
-        message_id = intake.store(session, inbound, web.now())
-        session.commit()
+        message_id = _store(inbound)
     except OperationalError:
         log.exception("database unavailable; asking Twilio to retry")
         return Response("database unavailable\n", 503, mimetype="text/plain")
     queues.inbound_stored(web.redis(), message_id, inbound.texter_key)
     return Response(EMPTY_TWIML, 200, mimetype="text/xml")
+
+
+def _store(inbound: intake.Inbound) -> int:
+    """Store the text durably (committed) before anything else."""
+    engine = web.resources().autocommit
+    if engine is not None:  # PostgreSQL: the one statement is its own transaction
+        with engine.connect() as connection:
+            return intake.store(connection, inbound, web.now())
+    session = web.db()
+    message_id = intake.store(session, inbound, web.now())
+    session.commit()
+    return message_id
 
 
 @bp.post("/status")

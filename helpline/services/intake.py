@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, func, select
+from sqlalchemy import literal as sa_literal
 from sqlalchemy.orm import Session
 
 from helpline import vault
@@ -74,33 +75,42 @@ def is_message_sid(sid: str) -> bool:
     return _SID.fullmatch(sid) is not None
 
 
-def store(session: Session, inbound: Inbound, now: datetime) -> int:
-    """Store the text unless its MessageSid is stored already; return the row's id either way."""
-    texter_key = inbound.texter_key
-    if is_postgresql(session):
-        # One texter's texts are stored one at a time, so their ids follow commit order and a
-        # worker that sees a text also sees every earlier one (SQLite writers queue anyway).
-        lock = int(texter_key[:15], 16)
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
-    stored = session.scalar(
-        insert_ignoring_conflicts(session, Message.__table__, ["sid"])
-        .values(
-            sid=inbound.sid,
-            direction="in",
-            body=inbound.body,
-            from_address=inbound.from_address,
-            to_address=inbound.to_address,
-            texter_key=texter_key,
-            num_media=inbound.num_media,
-            delivery_status="received",
-            created_at=now,
+def store(db: Session | Connection, inbound: Inbound, now: datetime) -> int:
+    """Store the text unless its MessageSid is stored already; return the row's id either way.
+
+    One statement. On PostgreSQL it first takes a lock on the texter (a materialized CTE the
+    insert reads from, so the lock is held before the id is drawn): one texter's texts are
+    stored one at a time, so their ids follow commit order and a worker that sees a text also
+    sees every earlier one (SQLite writers queue anyway). Run on an autocommit connection it
+    is its own transaction: one round trip.
+    """
+    row = {
+        "sid": inbound.sid,
+        "direction": "in",
+        "body": inbound.body,
+        "from_address": inbound.from_address,
+        "to_address": inbound.to_address,
+        "texter_key": inbound.texter_key,
+        "num_media": inbound.num_media,
+        "delivery_status": "received",
+        "created_at": now,
+    }
+    table = Message.__table__
+    statement = insert_ignoring_conflicts(db, table, ["sid"])
+    if is_postgresql(db):
+        lock = select(func.pg_advisory_xact_lock(int(inbound.texter_key[:15], 16))).cte(
+            "texter_lock"
         )
-        .returning(Message.__table__.c.id)
-    )
+        lock = lock.prefix_with("MATERIALIZED", dialect="postgresql")
+        values = [sa_literal(value, table.c[name].type) for name, value in row.items()]
+        statement = statement.from_select(list(row), select(*values).select_from(lock))
+    else:
+        statement = statement.values(**row)
+    stored = db.scalar(statement.returning(table.c.id))
     if stored is not None:
         return int(stored)
     # A redelivery: the row is there already (the only case that costs a second statement).
-    message_id = session.scalar(select(Message.id).where(Message.sid == inbound.sid))
+    message_id = db.scalar(select(Message.id).where(Message.sid == inbound.sid))
     assert message_id is not None
     return message_id
 

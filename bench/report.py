@@ -17,13 +17,23 @@ def _lat(found: dict[str, Any], keys: tuple[str, ...] = ("p50_ms", "p99_ms", "ma
     return "/".join(f"{found[k]:.1f}" for k in keys) + " ms"
 
 
+def _cpu(found: dict[str, Any]) -> str:
+    if "machine_cpu_ms_per_request" not in found:
+        return ""
+    return (
+        f"; CPU per request: machine {found['machine_cpu_ms_per_request']:.2f} ms, "
+        f"web processes {found['web_cpu_ms_per_request']:.2f} ms"
+    )
+
+
 def webhook_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:
     bare = part["bare"]
     rows = [
         (
             "1 webhook",
             "bare Flask, empty TwiML (ceiling)",
-            f"{bare['rate']:.0f} req/s, p50/p99/max {_lat(bare)}, {bare['errors']} errors",
+            f"{bare['rate']:.0f} req/s, p50/p99/max {_lat(bare)}, {bare['errors']} errors"
+            + _cpu(bare),
             "",
             "",
         )
@@ -39,7 +49,7 @@ def webhook_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:
                 "1 webhook",
                 f"signed inbound webhook, {backend}",
                 f"{flat['rate']:.0f} req/s ({ratio:.2f}x bare), p50/p99/max {_lat(flat)}, "
-                f"{flat['errors']} errors",
+                f"{flat['errors']} errors" + _cpu(flat),
                 f">= {target}x bare",
                 _met(ratio >= target),
             ),

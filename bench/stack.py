@@ -134,6 +134,21 @@ def rss_mb(pid: int) -> float:
     return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process) since boot."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def process_cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) these processes have used so far."""
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
 def gunicorn_workers(process: subprocess.Popen[bytes]) -> list[int]:
     """The pids of gunicorn's worker processes under `process` (the master, or a shell)."""
     found = psutil.Process(process.pid).children(recursive=True)

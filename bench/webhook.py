@@ -10,7 +10,7 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from bench import load, profiles
-from bench.stack import Stack, gunicorn_workers, rss_mb
+from bench.stack import Stack, gunicorn_workers, machine_busy_s, process_cpu_s, rss_mb
 from helpline.db import session_factory
 from helpline.models import Message
 
@@ -51,7 +51,7 @@ def webhook(stack: Stack, sizes: Sizes) -> dict[str, object]:
     with stack.service.serving("web") as web:
         load.send(url, warm, CONNECTIONS, sizes.warmup_s)
         before = stored(stack)
-        full = load.send(url, flat, CONNECTIONS, sizes.seconds)
+        full, cpu = _send_counting_cpu(url, flat, sizes.seconds, gunicorn_workers(web))
         kept = stored(stack) - before
         # Each connection pauses so that, together, they offer half the maximum rate.
         pause_ms = 1000 * CONNECTIONS / max(full.rate / 2, 1)
@@ -65,7 +65,7 @@ def webhook(stack: Stack, sizes: Sizes) -> dict[str, object]:
     Redis.from_url(stack.settings.redis_url).flushdb()
     return {
         "backend": stack.backend,
-        "flat_out": full.as_dict() | {"stored": kept},
+        "flat_out": full.as_dict() | {"stored": kept} | cpu,
         "half_rate": half.as_dict() | {"offered_rate": round(full.rate / 2, 1)},
         "profile": profile,
         "memory": memory,
@@ -76,7 +76,22 @@ def bare(stack: Stack, sizes: Sizes) -> dict[str, object]:
     """The ceiling: bare Flask under the same gunicorn settings, same connections and length."""
     url = stack.settings.public_url + "/twilio/messages"
     requests_file = load.write_requests(stack.run_dir / "bare.txt", stack.settings, 2000)
-    with stack.service.serving("bare"):
+    with stack.service.serving("bare") as web:
         load.send(url, requests_file, CONNECTIONS, sizes.warmup_s)
-        result = load.send(url, requests_file, CONNECTIONS, sizes.seconds)
-    return result.as_dict()
+        result, cpu = _send_counting_cpu(url, requests_file, sizes.seconds, gunicorn_workers(web))
+    return result.as_dict() | cpu
+
+
+def _send_counting_cpu(
+    url: str, requests_file: Path, seconds: float, web_pids: list[int]
+) -> tuple[load.LoadResult, dict[str, float]]:
+    """Flat out, with the CPU time each request cost: the whole machine's (the load generator,
+    the database and Redis included) and the web processes' alone."""
+    machine, web = machine_busy_s(), process_cpu_s(web_pids)
+    result = load.send(url, requests_file, CONNECTIONS, seconds)
+    machine, web = machine_busy_s() - machine, process_cpu_s(web_pids) - web
+    answered = max(result.requests, 1)
+    return result, {
+        "machine_cpu_ms_per_request": round(1000 * machine / answered, 3),
+        "web_cpu_ms_per_request": round(1000 * web / answered, 3),
+    }

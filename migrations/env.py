@@ -29,8 +29,10 @@ def run_migrations_online() -> None:
         if sqlite:
             # A migration that recreates a table (SQLite's way to alter one) drops the old
             # one; with foreign keys on, that would cascade into the rows that refer to it.
-            # Off outside any transaction (SQLite ignores it inside one), checked after.
+            # Off outside any transaction (SQLite ignores it inside one), checked before the
+            # commit: rows the migrations left pointing nowhere undo them.
             _sqlite_pragma(connection, "foreign_keys=OFF")
+        orphans = _orphans(connection) if sqlite else set()
         try:
             context.configure(
                 connection=connection,
@@ -40,15 +42,20 @@ def run_migrations_online() -> None:
             )
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite and _orphans(connection) - orphans:
+                    raise RuntimeError("a migration left rows whose foreign keys point nowhere")
             connection.commit()
-            if sqlite and _sqlite_pragma(connection, "foreign_key_check"):
-                raise RuntimeError("the migration left rows whose foreign keys point nowhere")
         finally:
             if sqlite:
                 _sqlite_pragma(connection, "foreign_keys=ON")
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
                 connection.commit()
+
+
+def _orphans(connection: Connection) -> set[tuple[Any, ...]]:
+    """SQLite's rows whose foreign keys point nowhere (table, rowid, parent, key)."""
+    return {tuple(row) for row in _sqlite_pragma(connection, "foreign_key_check")}
 
 
 def _sqlite_pragma(connection: Connection, pragma: str) -> list[Any]:

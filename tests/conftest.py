@@ -4,6 +4,7 @@ a real Redis (embedded, or TEST_REDIS_URL), and a fake Twilio API over real HTTP
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from helpline.app import create_app
@@ -103,7 +105,20 @@ def settings(migrated: Settings) -> Iterator[Settings]:
 
 def empty_database(url: str) -> None:
     """Empty every table, the append-only audit log too: its guard triggers are bypassed here,
-    in tests only (on PostgreSQL as replica, on SQLite by dropping and recreating them)."""
+    in tests only (on PostgreSQL as replica, on SQLite by dropping and recreating them).
+
+    A web process a browser test left running may still be answering a page's last request:
+    its reads and the TRUNCATE can deadlock (PostgreSQL then cancels one); try again."""
+    for attempt in range(5):
+        try:
+            return _empty_database(url)
+        except OperationalError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2)
+
+
+def _empty_database(url: str) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with get_engine(url).begin() as connection:
         if connection.dialect.name == "postgresql":

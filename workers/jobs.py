@@ -8,6 +8,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from rq.timeouts import JobTimeoutException
+from sqlalchemy.exc import OperationalError
+
 from helpline import pacing, telemetry, twilio_rest
 from helpline.config import Settings
 from helpline.models import utcnow
@@ -44,20 +47,31 @@ def process_inbound(message_id: int) -> None:
 
 def drain_inbound(shard: int) -> None:
     """Process the texts waiting on one shard's list, a batch per transaction, until it is
-    empty. A batch that fails goes on text by text, each a job of its own with its retries,
-    so one text that cannot be processed holds up no other."""
+    empty or the drain's time is up (then a fresh job takes over, keeping the lease).
+
+    A batch that fails goes on text by text, each a job of its own with its retries, so one
+    text that cannot be processed holds up no other; when the database cannot be reached the
+    batch goes back on the list and the drain itself is retried later.
+    """
     redis = runtime.redis()
+    began = time.monotonic()
     while batch := queues.take_inbound(redis, shard):
         log.info("processing texts %s", ", ".join(map(str, batch)))  # a text can be followed
         try:
             with runtime.transaction() as session:
                 texts = conversations.handle_inbound_batch(session, batch, utcnow())
+        except (JobTimeoutException, OperationalError):
+            queues.put_back(redis, shard, batch)
+            raise
         except Exception:
             log.exception("a batch of %d texts failed; each goes on alone", len(batch))
             for message_id in batch:
                 queues.process_inbound(redis, message_id, attempt="-alone")
             continue
         queues.send_texts(redis, texts)
+        if time.monotonic() - began > queues.DRAIN_BUDGET_S:
+            queues.drain(redis, shard)  # the lease goes with it
+            return
 
 
 def route_queue() -> None:
@@ -222,4 +236,6 @@ def tick() -> None:
         queues.send_text(redis, message_id, attempt=slot)
     for message_id in stranded.unresolved:
         queues.reconcile_send(redis, message_id, attempt=slot)
+    for shard in queues.restart_drains(redis):
+        log.warning("inbound shard %s had texts and no drain at work: drain restarted", shard)
     apply_handoff_rules()

@@ -33,8 +33,10 @@ INBOUND = "inbound"  # stored texts waiting to be processed and routed
 OUTBOUND = "outbound"  # texts waiting to be handed to Twilio
 ROUTING = "routing"  # routing passes and periodic sweeps
 # In the order workers serve them: a supporter's reply (or a texter's greeting) is handed to
-# Twilio before the next inbound text is taken, never kept behind a flood of them.
-ALL = (OUTBOUND, INBOUND, ROUTING)
+# Twilio before the next inbound text is taken, never kept behind a flood of them; routing
+# passes and the periodic tick (the sweep, the handoff rules) are few and short, and must
+# not wait behind a flood either.
+ALL = (OUTBOUND, ROUTING, INBOUND)
 
 JOB_TIMEOUT = 60
 FAILURE_TTL = 7 * 24 * 3600
@@ -89,7 +91,11 @@ def _enqueue(
 # round trip to Redis, not an RQ job. One texter's texts share a shard, drained in order.
 INBOUND_SHARDS = 4
 DRAIN_BATCH = 50
-DRAIN_LEASE_S = 2 * JOB_TIMEOUT  # a drain that died with it: the next push after this drains
+# A drain renews its lease with every batch and hands over to a fresh job after
+# DRAIN_BUDGET_S; a drain that died with the lease held stops blocking its shard after
+# DRAIN_LEASE_S, and the tick restarts the drain of any shard left with texts and no lease.
+DRAIN_LEASE_S = 30
+DRAIN_BUDGET_S = 20
 
 
 def inbound_list(shard: int) -> str:
@@ -118,17 +124,41 @@ def inbound_stored(connection: Redis, message_id: int, texter_key: str) -> bool:
         return False
     if not lease_taken:  # a drain holds the lease: it takes this id before it lets go
         return True
+    return drain(connection, shard)
+
+
+def drain(connection: Redis, shard: int) -> bool:
+    """Enqueue a drain for a shard whose lease the caller holds; on failure give the lease up,
+    so the next text's push asks again (if Redis does not answer, the lease expires; the
+    sweep has the texts meanwhile)."""
     job_id = f"drain-{shard}-{uuid.uuid4().hex}"
     if _enqueue(connection, INBOUND, "workers.jobs.drain_inbound", job_id, _INBOUND_RETRY, shard):
         return True
-    # No drain is coming: let the next text's push ask for one (if Redis does not answer, the
-    # lease expires; the sweep has the texts meanwhile).
     with contextlib.suppress(RedisError):
         connection.delete(drain_lease(shard))
     return False
 
 
-def take_inbound(connection: Redis, shard: int, count: int = DRAIN_BATCH) -> list[int]:
+def restart_drains(connection: Redis) -> list[int]:
+    """Start a drain on every shard holding texts with no drain at work (its drain died, or
+    its push could not enqueue one); the shards restarted."""
+    restarted = []
+    for shard in range(INBOUND_SHARDS):
+        if connection.llen(inbound_list(shard)) and connection.set(
+            drain_lease(shard), "1", nx=True, ex=DRAIN_LEASE_S
+        ):
+            drain(connection, shard)
+            restarted.append(shard)
+    return restarted
+
+
+def put_back(connection: Redis, shard: int, message_ids: list[int]) -> None:
+    """Return taken ids to the head of their list, in their order (the database was down)."""
+    if message_ids:
+        connection.lpush(inbound_list(shard), *reversed(message_ids))
+
+
+def take_inbound(connection: Redis, shard: int) -> list[int]:
     """The next ids on a shard's list, the lease renewed; [] once it is empty and the lease
     is given up.
 
@@ -139,7 +169,7 @@ def take_inbound(connection: Redis, shard: int, count: int = DRAIN_BATCH) -> lis
     key, lease = inbound_list(shard), drain_lease(shard)
     while True:
         with connection.pipeline(transaction=False) as pipe:
-            pipe.lpop(key, count)
+            pipe.lpop(key, DRAIN_BATCH)
             pipe.expire(lease, DRAIN_LEASE_S)
             popped, _ = pipe.execute()
         if popped:

@@ -37,13 +37,20 @@ def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int
 def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime) -> list[int]:
     """`handle_inbound` for many texts at once, with one routing pass for them all.
 
-    Texters are taken in the order of their key, so two workers processing batches that share
-    texters lock them in the same order and never wait on each other in a circle.
+    Locks are taken in one order: routing first (a routing pass holding it may be about to
+    update the very conversations this batch touches), then texters in the order of their
+    key, so a batch never waits in a circle with a routing pass or with another batch.
     """
     found = session.scalars(
-        select(Message).where(Message.id.in_(message_ids), Message.direction == "in")
+        select(Message).where(
+            Message.id.in_(message_ids),
+            Message.direction == "in",
+            Message.processed_at.is_(None),
+        )
     )
     messages = sorted(found, key=lambda m: (m.texter_key, m.id))
+    if messages:
+        assignment.lock_routing(session)
     values = settings_service.load(session)
     announce: dict[int, str] = {}
     texts: list[Message] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -45,7 +46,7 @@ def test_a_texters_ids_follow_commit_order(settings: Settings) -> None:
             target=lambda: stored.append(_store_alone(engine, inbound("second")))
         )
         waiting.start()
-        waiting.join(0.5)
+        _until_waiting_on_advisory_lock(settings)
         assert waiting.is_alive() and not stored  # blocked on the texter's lock
         with Session(bind=holder) as db:
             first = intake.store(db, inbound("first"), utcnow())  # the id drawn under the lock
@@ -57,3 +58,15 @@ def test_a_texters_ids_follow_commit_order(settings: Settings) -> None:
 def _store_alone(engine: Engine, text_in: intake.Inbound) -> int:
     with engine.connect() as connection:
         return intake.store(connection, text_in, utcnow())
+
+
+def _until_waiting_on_advisory_lock(settings: Settings, timeout_s: float = 10) -> None:
+    """Until PostgreSQL shows a session waiting for an advisory lock (the store, blocked)."""
+    deadline = time.monotonic() + timeout_s
+    query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    while time.monotonic() < deadline:
+        with get_engine(settings.database_url).connect() as connection:
+            if connection.scalar(query):
+                return
+        time.sleep(0.02)
+    raise AssertionError("the store never waited for the texter's lock")

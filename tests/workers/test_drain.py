@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import pytest
 from redis import Redis
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from helpline import vault
 from helpline.models import Conversation, Message
 from tests.support import HELPLINE_NUMBER, Helpline
-from workers import queues
+from workers import jobs, queues, runtime
 
 
 def inbound_jobs(helpline: Helpline) -> list[str]:
@@ -37,9 +40,17 @@ def test_a_flood_asks_for_a_drain_per_shard_not_a_job_per_text(helpline: Helplin
 
 
 def test_one_texters_texts_are_processed_in_the_order_they_came(helpline: Helpline) -> None:
+    """Even taken from the list out of order, one at a time: each text brings the texter's
+    earlier ones with it."""
     helpline.supporter()
+    number = "+15550209101"
     for body in ("first", "second", "third"):
-        helpline.text_in(body, from_="+15550209101")
+        helpline.text_in(body, from_=number)
+    redis = Redis.from_url(helpline.settings.redis_url)
+    key = queues.inbound_list(queues.shard_of(vault.index(number)))
+    ids = [int(i) for i in redis.lrange(key, 0, -1)]
+    redis.delete(key)
+    redis.rpush(key, *reversed(ids))
     helpline.run_jobs()
     (convo,) = helpline.db.scalars(select(Conversation))
     inbound = [m.body for m in convo.messages if m.direction == "in"]
@@ -98,3 +109,53 @@ def test_a_text_that_cannot_be_processed_holds_up_no_other(helpline: Helpline) -
     failed = queues.queue(queues.INBOUND, redis).failed_job_registry.get_job_ids()
     scheduled = queues.queue(queues.INBOUND, redis).scheduled_job_registry.get_job_ids()
     assert f"inbound-{bad_id}-alone" in failed + scheduled
+
+
+def test_the_tick_restarts_a_shard_whose_drain_died(helpline: Helpline) -> None:
+    """A drain killed with its lease held: once the lease lapses, the tick starts another."""
+    helpline.supporter()
+    number = "+15550209301"
+    helpline.text_in("hi", from_=number)
+    redis = Redis.from_url(helpline.settings.redis_url)
+    shard = queues.shard_of(vault.index(number))
+    queues.queue(queues.INBOUND, redis).empty()  # the drain job is gone, its lease still held
+    assert queues.restart_drains(redis) == []
+    redis.delete(queues.drain_lease(shard))  # ... until it lapses
+    assert queues.restart_drains(redis) == [shard]
+    helpline.run_jobs()
+    assert len(helpline.twilio.to(number)) == 1
+
+
+def test_a_long_drain_hands_over_to_a_fresh_job(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queues, "DRAIN_BATCH", 2)
+    monkeypatch.setattr(queues, "DRAIN_BUDGET_S", 0)
+    helpline.supporter(max_conversations=10)
+    numbers = [f"+155502094{n:02d}" for n in range(6)]
+    redis = Redis.from_url(helpline.settings.redis_url)
+    for number in numbers:
+        helpline.text_in("hi", from_=number)
+    drains_asked = len(inbound_jobs(helpline))
+    helpline.run_jobs()
+    assert all(len(helpline.twilio.to(n)) == 1 for n in numbers)
+    finished = queues.queue(queues.INBOUND, redis).finished_job_registry.get_job_ids()
+    assert len([j for j in finished if j.startswith("drain-")]) > drains_asked
+
+
+def test_with_the_database_down_a_batch_goes_back_in_order(helpline: Helpline) -> None:
+    number = "+15550209501"
+    for body in ("one", "two"):
+        helpline.text_in(body, from_=number)
+    redis = Redis.from_url(helpline.settings.redis_url)
+    key = queues.inbound_list(queues.shard_of(vault.index(number)))
+    waiting = redis.lrange(key, 0, -1)
+    runtime.configure(
+        replace(helpline.settings, database_url="postgresql+psycopg://nobody@127.0.0.1:9/none")
+    )
+    try:
+        with pytest.raises(OperationalError):
+            jobs.drain_inbound(queues.shard_of(vault.index(number)))
+    finally:
+        runtime.configure(helpline.settings)
+    assert redis.lrange(key, 0, -1) == waiting

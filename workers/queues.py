@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import (
@@ -110,6 +111,11 @@ def shard_of(texter_key: str) -> int:
     return int(texter_key[:8], 16) % INBOUND_SHARDS
 
 
+def _take_lease(redis: Redis | Pipeline, shard: int) -> object:
+    """Take a shard's drain lease if nobody holds it (a truthy answer: taken)."""
+    return redis.set(drain_lease(shard), "1", nx=True, ex=DRAIN_LEASE_S)
+
+
 def inbound_stored(connection: Redis, message_id: int, texter_key: str) -> bool:
     """Hand a stored inbound text to the workers; False (logged) when Redis is unreachable
     (the text is stored: the sweep finds it)."""
@@ -117,7 +123,7 @@ def inbound_stored(connection: Redis, message_id: int, texter_key: str) -> bool:
     try:
         with connection.pipeline(transaction=False) as pipe:
             pipe.rpush(inbound_list(shard), message_id)
-            pipe.set(drain_lease(shard), "1", nx=True, ex=DRAIN_LEASE_S)
+            _take_lease(pipe, shard)
             _, lease_taken = pipe.execute()
     except RedisError as exc:
         log.warning("could not queue text %s (%s); the sweep will re-queue it", message_id, exc)
@@ -144,10 +150,8 @@ def restart_drains(connection: Redis) -> list[int]:
     its push could not enqueue one); the shards restarted."""
     restarted = []
     for shard in range(INBOUND_SHARDS):
-        if connection.llen(inbound_list(shard)) and connection.set(
-            drain_lease(shard), "1", nx=True, ex=DRAIN_LEASE_S
-        ):
-            drain(connection, shard)
+        waiting = connection.llen(inbound_list(shard))
+        if waiting and _take_lease(connection, shard) and drain(connection, shard):
             restarted.append(shard)
     return restarted
 
@@ -175,7 +179,7 @@ def take_inbound(connection: Redis, shard: int) -> list[int]:
         if popped:
             return [int(i) for i in popped]
         connection.delete(lease)
-        if not connection.llen(key) or not connection.set(lease, "1", nx=True, ex=DRAIN_LEASE_S):
+        if not connection.llen(key) or not _take_lease(connection, shard):
             return []
 
 

@@ -38,10 +38,20 @@ class Worker(HelplineWorker):
     """Our worker (workers.worker), remembering whether it was asked to stop (SIGTERM, SIGINT)."""
 
     stop_asked = False
+    # serve()'s own stop, set by its handlers until this worker installs RQ's.
+    stop_before_start: threading.Event | None = None
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_asked = True
         super().request_stop(signum, frame)
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        # A stop asked for while this worker was starting (before RQ's handlers were in
+        # place) ends it before it takes a job, instead of being lost.
+        if self.stop_before_start is not None and self.stop_before_start.is_set():
+            self.stop_asked = True
+            self._stop_requested = True
 
 
 def keep_ticking(redis: Redis, stop: threading.Event, scale: float = 1.0) -> None:
@@ -97,6 +107,7 @@ def serve(redis: Redis, burst: bool, stop: threading.Event) -> None:
                 connection=redis,
                 maintenance_interval=MAINTENANCE_S,
             )
+            worker.stop_before_start = stop
             worker.work(with_scheduler=True, burst=burst)
         except RedisError as exc:
             log.warning("worker could not start, Redis unreachable: %s", exc)

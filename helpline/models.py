@@ -38,10 +38,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The partial index's condition; a query that reads it repeats these terms (snapshots.py).
+ROOM_PREDICATE = (
+    "is_active = {true} AND status = 'available' AND held_conversations < max_conversations"
+)
+
+
 class User(Base):
     """A peer supporter or a coordinator."""
 
     __tablename__ = "users"
+    __table_args__ = (
+        # Available supporters below their limit: what a routing pass reads (migration 0018).
+        Index(
+            "ix_users_with_room",
+            "id",
+            sqlite_where=text(ROOM_PREDICATE.format(true="1")),
+            postgresql_where=text(ROOM_PREDICATE.format(true="true")),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -62,6 +77,11 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The SHA-256 of the token in this person's private calendar feed URL; None: no feed.
     calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Kept by triggers on conversations (migration 0018): the active conversations this person
+    # holds or is offered, and how many of those are urgent. Read in SQL (snapshots.candidates),
+    # never through a loaded object, which would not see a trigger's change.
+    held_conversations: Mapped[int] = mapped_column(default=0, server_default="0", deferred=True)
+    held_urgent: Mapped[int] = mapped_column(default=0, server_default="0", deferred=True)
 
     shifts: Mapped[list[Shift]] = relationship(back_populates="supporter")
 

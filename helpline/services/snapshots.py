@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
 from helpline import models
+from helpline.db import is_postgresql
 from routing import model
 from routing.schedule import is_on_shift
 
@@ -111,54 +112,25 @@ def candidates(
 ) -> Candidates:
     """The active, available supporters below their limit and on shift at `now`: the only
     ones a routing pass can give a conversation to. Read as plain columns, not ORM objects,
-    with the load counted in the query, so a pass costs what the free places cost."""
-    user, convo = models.User, models.Conversation
-    weighted = case((convo.priority == "urgent", urgent_weight), else_=1)
-    # Counted per supporter through ix_conversations_supporter_status: a few index rows
-    # each, whatever the planner believes about the table's size.
-    held = (
-        select(func.coalesce(func.sum(weighted), 0))
-        .where(convo.supporter_id == user.id, convo.status == "active")
-        .scalar_subquery()
-    )
-    held_count = (
-        select(func.count())
-        .where(convo.supporter_id == user.id, convo.status == "active")
-        .scalar_subquery()
-    )
-    available = (user.is_active, user.status == "available")
-    under = session.execute(
-        select(user.id, held_count, held).where(*available, held < user.max_conversations)
+    through the partial index of those with room (their load is kept on their row by the
+    database: migration 0018), so a pass costs what the free places cost, not the roster."""
+    user = models.User
+    room = text(models.ROOM_PREDICATE.format(true="true" if is_postgresql(session) else "1"))
+    weighted = user.held_conversations + (urgent_weight - 1) * user.held_urgent
+    rows = session.execute(
+        select(
+            user.id,
+            user.name,
+            user.skills,
+            user.max_conversations,
+            user.last_assigned_at,
+            user.languages,
+            user.skill_expiry,
+            user.held_conversations,
+            weighted,
+        ).where(room, weighted < user.max_conversations)
     ).all()
-    # A warm handoff offered to someone holds a place in their limit too (offers are few).
-    offers = {
-        sid: (int(n), int(w))
-        for sid, n, w in session.execute(
-            select(convo.offered_to_id, func.count(), func.sum(weighted))
-            .where(convo.status == "active", convo.offered_to_id.is_not(None))
-            .group_by(convo.offered_to_id)
-        )
-    }
-    loads: dict[int, tuple[int, int]] = {}
-    for sid, n, w in under:
-        extra_n, extra_w = offers.get(sid, (0, 0))
-        loads[sid] = (int(n) + extra_n, int(w) + extra_w)
-    rows = []
-    if loads:
-        for sid, name, skills, limit, last, languages, expiry in session.execute(
-            select(
-                user.id,
-                user.name,
-                user.skills,
-                user.max_conversations,
-                user.last_assigned_at,
-                user.languages,
-                user.skill_expiry,
-            ).where(user.id.in_(list(loads)))
-        ):
-            count, w = loads[sid]
-            if w < limit:
-                rows.append((sid, name, skills, limit, last, languages, expiry, count, w))
+    available = (user.is_active, user.status == "available")
     total = session.scalar(select(func.count()).select_from(user).where(*available)) or 0
     shifts: dict[int, list[model.ShiftRule]] = defaultdict(list)
     if rows:

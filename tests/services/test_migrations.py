@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,71 @@ def test_sqlite_tables_keep_their_rows_and_keys_through_0017(
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA foreign_key_list(messages)").all()
+
+
+def test_0018_counts_what_supporters_already_hold(migrated: Settings, tmp_path: Path) -> None:
+    """Upgrading a live database: each supporter's held count starts at what they hold (their
+    active conversations and active ones offered to them), and the triggers go on from there."""
+    database_url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    settings = dataclasses.replace(migrated, database_url=database_url, instance_path=tmp_path)
+    command.upgrade(alembic_config(settings.database_url), "0017")
+    engine = get_engine(settings.database_url)
+    old = sa.MetaData()
+    users, texters, convos = (
+        sa.Table(name, old, autoload_with=engine) for name in ("users", "texters", "conversations")
+    )
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with engine.begin() as connection:
+        for uid in (1, 2):
+            connection.execute(
+                users.insert().values(
+                    id=uid,
+                    email=f"s{uid}@example.org",
+                    name="S",
+                    role="supporter",
+                    password_hash="x",
+                    skills=[],
+                    languages=[],
+                    max_conversations=3,
+                    status="available",
+                    is_active=True,
+                    timezone="UTC",
+                    created_at=now,
+                )
+            )
+        held = [
+            ("active", 1, None, "urgent"),
+            ("active", 1, 2, "normal"),
+            ("closed", 2, None, "normal"),
+        ]
+        for n, (status, holder, offered, priority) in enumerate(held):
+            connection.execute(
+                texters.insert().values(
+                    id=n + 1,
+                    address=f"+1555010{n:04d}",
+                    address_key=f"k{n}",
+                    opted_out=False,
+                    created_at=now,
+                )
+            )
+            connection.execute(
+                convos.insert().values(
+                    texter_id=n + 1,
+                    status=status,
+                    supporter_id=holder,
+                    offered_to_id=offered,
+                    priority=priority,
+                    helpline_number=HELPLINE,
+                    channel="sms",
+                    limited=False,
+                    required_skills=[],
+                    excluded_supporter_ids=[],
+                    created_at=now,
+                )
+            )
+    upgrade(settings)
+    counts = sa.text("SELECT id, held_conversations, held_urgent FROM users ORDER BY id")
+    with engine.begin() as connection:
+        assert connection.execute(counts).all() == [(1, 2, 1), (2, 1, 0)]
+        connection.execute(sa.text("UPDATE conversations SET status = 'closed'"))
+        assert connection.execute(counts).all() == [(1, 0, 0), (2, 0, 0)]

@@ -73,6 +73,22 @@ def reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def stop_processes(processes: list[subprocess.Popen[bytes]], grace_s: float = 30) -> None:
+    """SIGTERM each process's group, then SIGKILL any still running after `grace_s`, as a
+    platform does; said in the test's report, since a process that cannot stop in time is
+    worth a look even when nothing was lost, and one left running would serve later tests."""
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            print(f"process {process.pid} still running {grace_s:.0f} s after SIGTERM: killed")
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
 class Service:
     """`with Service(settings, webs=2, logs=tmp_path) as service:` then `service.urls`.
 
@@ -168,10 +184,6 @@ class Service:
         self.stop()
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            process.wait(timeout=30)
+        stop_processes(self.processes)
         for output in self._outputs:
             output.close()

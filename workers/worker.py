@@ -12,6 +12,21 @@ from helpline import logs, telemetry
 
 
 class HelplineWorker(SimpleWorker):
+    # How long the thread listening on the worker's pubsub channel (RQ's stop and kill
+    # commands) waits for a message before looking again. RQ waits 60 s; since redis-py 8.2,
+    # stopping that thread waits for it, so a worker asked to stop took up to a minute to go
+    # (a platform kills it after 30 s). Looking every second costs no Redis command.
+    PUBSUB_WAIT_S = 1.0
+
+    def subscribe(self) -> None:
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=self.PUBSUB_WAIT_S,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
+
     def execute_job(self, job: Job, queue: Queue) -> Any:
         with logs.bound(role="worker", job_id=job.id, request_id=job.meta.get("request_id")):
             return super().execute_job(job, queue)

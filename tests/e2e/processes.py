@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from rq import Worker
 
 from helpline.devredis import server_binary
-from tests.processes import ROOT, free_port, process_env
+from tests.processes import ROOT, free_port, process_env, stop_processes
 
 __all__ = ["ROOT", "RedisServer", "Workers", "free_port", "process_env", "wait_until"]
 
@@ -73,15 +73,7 @@ class Workers:
         return sum(1 for p in self.processes if p.poll() is None)
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_processes(self.processes)
         self.processes.clear()
 
     def logs(self, last_lines: int = 40) -> str:

@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
 
-from helpline.config import Settings
 from helpline.models import Conversation, Message
-from tests.fakes.twilio_api import FakeTwilio
-from tests.processes import ROOT, process_env
+from tests.e2e.processes import Workers
 from tests.support import Helpline
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture
-def four_workers(settings: Settings, fake_twilio: FakeTwilio) -> Iterator[None]:
-    env = process_env(settings)
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "workers"],
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(4)
-    ]
-    try:
-        yield
-    finally:
-        for worker in workers:
-            os.killpg(worker.pid, signal.SIGTERM)
-        for worker in workers:
-            worker.wait(timeout=30)
+def four_workers(workers: Workers) -> Workers:
+    workers.start(4)
+    return workers
 
 
 def wait_for_processing(helpline: Helpline, expected: int, timeout: float = 120) -> None:
@@ -84,7 +61,7 @@ def assert_no_violation(helpline: Helpline, limit: int) -> None:
     assert all(count == 1 for _, count in open_per_texter)
 
 
-def test_200_texters_10_supporters_4_workers(helpline: Helpline, four_workers: None) -> None:
+def test_200_texters_10_supporters_4_workers(helpline: Helpline, four_workers: Workers) -> None:
     """Exactly 30 active and 170 queued, no supporter over 3; then the queue drains in order."""
     casey = helpline.coordinator()
     assert (
@@ -140,7 +117,7 @@ def test_200_texters_10_supporters_4_workers(helpline: Helpline, four_workers: N
 
 
 def test_ten_texts_in_one_second_make_one_conversation_in_order(
-    helpline: Helpline, four_workers: None
+    helpline: Helpline, four_workers: Workers
 ) -> None:
     """Four workers race for one texter's burst: one conversation holding every text, one hello."""
     helpline.supporter()

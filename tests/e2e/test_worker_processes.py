@@ -1,4 +1,5 @@
-"""`python -m workers` as a process: it keeps listening however long nothing happens."""
+"""`python -m workers` as a process: it keeps listening however long nothing happens, and
+stops promptly when asked."""
 
 from __future__ import annotations
 
@@ -50,3 +51,18 @@ def test_a_worker_outlives_redis_dying_in_the_middle_of_a_job(
     wait_until(lambda: job.get_status(refresh=True) == "finished", 30, "job not taken")
     assert workers.running() == 1
     assert "quit unasked" in workers.logs()
+
+
+def test_workers_asked_to_stop_are_gone_within_seconds(
+    helpline: Helpline, workers: Workers
+) -> None:
+    """SIGTERM, as a deploy or a scale-down sends it, to idle workers: each is gone well inside
+    a platform's 30 s grace. (The listener race that made it a minute: test_shutdown.py.)"""
+    workers.start(2)
+    workers.wait_ready(helpline.settings.redis_url)
+    time.sleep(1)  # past start-up: listening, subscribed, idle
+    began = time.monotonic()
+    for process in workers.processes:
+        process.send_signal(signal.SIGTERM)
+    wait_until(lambda: workers.running() == 0, 20, "workers still running 20 s after SIGTERM")
+    assert time.monotonic() - began < 10

@@ -87,7 +87,13 @@ def unsent(session: Session, message_id: int) -> OutboundText | None:
 
 
 def claim_send(session: Session, message_id: int, now: datetime) -> OutboundText | None:
-    """Claim a pending text for sending; None when it was sent, refused or claimed already."""
+    """Claim a pending text for sending; None when it was sent, refused or claimed already.
+
+    One statement in the usual case: the claim returns the text and whether its texter has
+    opted out since it was written (then it is cancelled instead)."""
+    opted_out = (
+        select(Texter.opted_out).where(Texter.address_key == Message.texter_key).scalar_subquery()
+    )
     claimed = session.execute(
         update(Message)
         .where(
@@ -98,20 +104,18 @@ def claim_send(session: Session, message_id: int, now: datetime) -> OutboundText
             Message.send_claimed_at.is_(None),
         )
         .values(send_claimed_at=now)
-    ).rowcount
-    if not claimed:
+        .returning(Message.to_address, Message.from_address, Message.body, opted_out)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if claimed is None:
         return None
-    message = session.get(Message, message_id)
-    assert message is not None
-    if _opted_out(session, message.texter_key):
+    to, from_, body, is_opted_out = claimed
+    if is_opted_out:
+        message = session.get_one(Message, message_id)
         message.delivery_status = "canceled"
         message.error_code = 21610
         return None
-    return OutboundText(message.id, message.to_address, message.from_address, message.body)
-
-
-def _opted_out(session: Session, texter_key: str) -> bool:
-    return bool(session.scalar(select(Texter.opted_out).where(Texter.address_key == texter_key)))
+    return OutboundText(message_id, to, from_, body)
 
 
 def claimed(session: Session, message_id: int) -> tuple[OutboundText, datetime] | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from helpline.models import Conversation, User
+from helpline.db import transaction
+from helpline.models import Conversation, Message, Texter, User
 from tests.support import Helpline
 from tests.web.conftest import csrf_token, post_form, sign_in
 
@@ -96,6 +97,28 @@ def test_reply_to_an_opted_out_texter_is_a_409_and_sends_nothing(helpline: Helpl
     assert answer.status_code == 409
     helpline.run_jobs()
     assert len(helpline.twilio.to("+15550208004")) == 1
+
+
+def test_a_reply_waiting_to_go_when_the_texter_opts_out_is_cancelled(helpline: Helpline) -> None:
+    """The opt-out is checked again when the text is claimed for sending: a reply queued
+    before the texter's STOP was processed is cancelled, never sent."""
+    sam = helpline.supporter()
+    convo = conversation_for(helpline, "+15550208006")
+    sign_in(helpline.client, sam)
+    path = f"/inbox/conversations/{convo.id}"
+    token = csrf_token(helpline.client, path)
+    answer = helpline.client.post(
+        path + "/reply", data={"body": "still there?", "csrf_token": token}
+    )
+    assert answer.status_code in (200, 302, 303)
+    helpline.look_again()
+    with transaction(helpline.settings.database_url) as db:  # STOP arrives, the reply waits
+        db.execute(update(Texter).where(Texter.id == convo.texter_id).values(opted_out=True))
+    helpline.run_jobs()
+    helpline.look_again()
+    assert [t["Body"] for t in helpline.twilio.to("+15550208006")][-1] != "still there?"
+    reply = helpline.db.scalars(select(Message).where(Message.body == "still there?")).one()
+    assert (reply.delivery_status, reply.error_code, reply.sid) == ("canceled", 21610, None)
 
 
 def test_close_from_the_inbox_sends_the_closing_text(helpline: Helpline) -> None:

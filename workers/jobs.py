@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from helpline import pacing, telemetry, twilio_rest
 from helpline.config import Settings
@@ -93,12 +94,10 @@ def send_text(message_id: int) -> None:
     """Hand one pending text to Twilio, once, at its sender's pace; raise on a passing failure
     so RQ retries it (backing off with jitter)."""
     settings = runtime.settings()
-    turn = _turn(message_id, settings)
-    if turn is None:
-        return
     with runtime.transaction() as session:
-        text = outbound.claim_send(session, message_id, utcnow())
-    if text is not None:
+        turn = _turn(session, message_id, settings)
+        text = outbound.claim_send(session, message_id, utcnow()) if turn else None
+    if turn is not None and text is not None:
         if turn.slot is not None:
             time.sleep(pacing.gate(runtime.redis(), text.from_, turn.cost_ms, turn.slot))
         _hand_to_twilio(text, settings)
@@ -110,13 +109,13 @@ class Turn:
     slot: pacing.Slot | None = None  # None in dev mode: nothing leaves, nothing to pace
 
 
-def _turn(message_id: int, settings: Settings) -> Turn | None:
+def _turn(session: Session, message_id: int, settings: Settings) -> Turn | None:
     """The text's cost and planned moment at its sender's rate; None when it was put back on
-    the queue for its moment, or another job has it."""
+    the queue for its moment, or another job has it. Read before the claim, in its
+    transaction: a text waiting for its moment is not claimed."""
     if runtime.twilio() is None:
         return Turn()
-    with runtime.transaction() as session:
-        text = outbound.unsent(session, message_id)
+    text = outbound.unsent(session, message_id)
     if text is None:
         return None
     cost_ms = pacing.send_cost_ms(text.from_, text.body, settings.send_rates)

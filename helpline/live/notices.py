@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from redis import Redis
@@ -92,17 +93,26 @@ def _stronger(current: str | None, kind: str) -> str:
 
 def watch(session: Session, redis: Redis) -> None:
     """Publish to `redis` the notices each commit of `session` produces."""
-    if _REDIS in session.info:
-        return
     session.info[_REDIS] = redis
-    event.listen(session, "after_flush", _collect)
-    event.listen(session, "before_commit", _resolve)
-    event.listen(session, "after_commit", _publish)
-    event.listen(session, "after_transaction_end", _forget)
+    _listen()
+
+
+@cache
+def _listen() -> None:
+    """Listen to every session once, acting only on watched ones: a listener set on one
+    session costs more than one of a short transaction's statements."""
+    event.listen(Session, "after_flush", _collect)
+    event.listen(Session, "before_commit", _resolve)
+    event.listen(Session, "after_commit", _publish)
+    event.listen(Session, "after_transaction_end", _forget)
 
 
 def _collect(session: Session, _flush_context: Any) -> None:
-    changes = session.info.setdefault(_CHANGES, Changes())
+    if _REDIS in session.info:
+        _collect_changes(session, session.info.setdefault(_CHANGES, Changes()))
+
+
+def _collect_changes(session: Session, changes: Changes) -> None:
     for obj in session.new:
         if isinstance(obj, Conversation):
             _conversation_changed(obj, changes)
@@ -166,7 +176,7 @@ def _message_changed(message: Message, changes: Changes) -> None:
 
 def _resolve(session: Session) -> None:
     """Just before the commit, when nothing more will change: who holds what was touched."""
-    if session.in_nested_transaction():
+    if _REDIS not in session.info or session.in_nested_transaction():
         return
     session.flush()
     changes: Changes | None = session.info.pop(_CHANGES, None)

@@ -107,6 +107,13 @@ def _listen() -> None:
     event.listen(Session, "after_transaction_end", _forget)
 
 
+def touched(session: Session, conversation_id: int, kind: str = "updated") -> None:
+    """A change written in SQL rather than through loaded objects, which the flush cannot
+    see: its conversation's holders hear of it when the transaction commits."""
+    if _REDIS in session.info:
+        session.info.setdefault(_CHANGES, Changes()).touch(conversation_id, kind)
+
+
 def _collect(session: Session, _flush_context: Any) -> None:
     if _REDIS in session.info:
         _collect_changes(session, session.info.setdefault(_CHANGES, Changes()))

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from helpline.live import notices
 from helpline.models import Conversation, Message, Texter
 
 # Twilio's MessageStatus values in the order a message moves through them: a callback never
@@ -159,10 +160,16 @@ def release_claim(session: Session, message_id: int) -> None:
 
 
 def record_sent(session: Session, message_id: int, sid: str, status: str) -> None:
-    message = session.get(Message, message_id)
-    assert message is not None
-    message.sid = sid
-    message.delivery_status = status
+    """Keep Twilio's sid and status for the text: one statement, and a live notice."""
+    conversation_id = session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(sid=sid, delivery_status=status)
+        .returning(Message.conversation_id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    if conversation_id is not None:
+        notices.touched(session, conversation_id)
 
 
 def record_refused(session: Session, message_id: int, error_code: int | None) -> None:

@@ -118,6 +118,23 @@ def test_a_delivery_status_tells_the_supporter_holding_the_conversation(
     assert told(helpline, sam) == [("updated", convo.id)]
 
 
+def test_a_reply_handed_to_twilio_tells_the_supporter_holding_the_conversation(
+    helpline: Helpline,
+) -> None:
+    """The reply's row gets Twilio's sid and status in plain SQL; its supporter still hears."""
+    sam = helpline.supporter()
+    convo = conversation_for(helpline, "+15550208105")
+    sign_in(helpline.client, sam)
+    path = f"/inbox/conversations/{convo.id}"
+    assert (
+        post_form(helpline.client, path + "/reply", {"body": "I'm here"}, path).status_code == 302
+    )
+    forget_notices(helpline, sam)
+    helpline.run_jobs()
+    assert helpline.twilio.to("+15550208105")[-1]["Body"] == "I'm here"
+    assert told(helpline, sam) == [("updated", convo.id)]
+
+
 def test_a_warm_handoff_tells_the_supporter_it_is_offered_to(helpline: Helpline) -> None:
     sam = helpline.supporter("Sam Rivers")
     convo = conversation_for(helpline, "+15550208105")

@@ -96,7 +96,7 @@ def send_text(message_id: int) -> None:
     settings = runtime.settings()
     with runtime.transaction() as session:
         turn = _turn(session, message_id, settings)
-        text = outbound.claim_send(session, message_id, utcnow()) if turn else None
+        text = None if turn is None else outbound.claim_send(session, message_id, utcnow())
     if turn is not None and text is not None:
         if turn.slot is not None:
             time.sleep(pacing.gate(runtime.redis(), text.from_, turn.cost_ms, turn.slot))

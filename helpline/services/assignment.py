@@ -11,7 +11,7 @@ from sqlalchemy import Select, and_, case, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from helpline.db import is_postgresql
-from helpline.models import Conversation, ConversationEvent, Message, User
+from helpline.models import Conversation, ConversationEvent, Message, Texter, User
 from helpline.services import outbound, programs, snapshots, surveys
 from helpline.services import settings as settings_service
 from routing.channel import is_reply_window_open
@@ -85,12 +85,37 @@ def route_queue(
         ).all()
         by_id.update((c.id, c) for c in rows)
         decisions += serve([snapshots.conversation(c) for c in rows], pool, now, routing)[0]
-    # Apply
-    summary = found.summary()
+    planned = [(by_id[d.conversation_id], d) for d in decisions]
+    return _apply_all(session, planned, announce, values, now, found.summary())
+
+
+def _apply_all(
+    session: Session,
+    planned: list[tuple[Conversation, Decision]],
+    announce: Mapping[int, str],
+    values: dict[str, Any],
+    now: datetime,
+    summary: str | None,
+) -> list[Message]:
+    """Carry out a pass's decisions: the assignments first, written in one flush, then the
+    conversations told they wait (their place in line counted after the assignments), in a
+    second. The supporters and texters concerned are read once, not one by one."""
+    assigned = [(c, d) for c, d in planned if isinstance(d, Assign)]
+    told = [(c, d) for c, d in planned if not isinstance(d, Assign) and c.id in announce]
+    held = [  # kept referenced, so session.get finds them while the decisions are applied
+        *session.scalars(select(User).where(User.id.in_({d.supporter_id for _, d in assigned}))),
+        *session.scalars(
+            select(Texter).where(Texter.id.in_({c.texter_id for c, _ in assigned + told}))
+        ),
+    ]
     texts: list[Message] = []
-    for decision in decisions:
-        convo = by_id[decision.conversation_id]
-        texts += _apply(session, convo, decision, announce.get(convo.id), values, now, summary)
+    for group in (assigned, told):
+        with session.no_autoflush:
+            for convo, decision in group:
+                opening = announce.get(convo.id)
+                texts += _apply(session, convo, decision, opening, values, now, summary)
+        session.flush()
+    del held
     return texts
 
 
@@ -124,9 +149,10 @@ def _apply(
         assert supporter is not None
         if decision.waived:
             _waive(session, convo, decision, now)
-        assign(session, convo, supporter, now, decision.reason, _detail(decision, summary))
+        detail = _detail(decision, summary)
+        assign(session, convo, supporter, now, decision.reason, detail, flush=False)
         body = settings_service.render(values, "connected", supporter_name=first_name(supporter))
-        return send(session, convo, _join(values, opening, body), now)
+        return send(session, convo, _join(values, opening, body), now, flush=False)
     if opening is None:
         return []
     _record(session, convo, "queued", decision.reason, now, detail=_detail(decision, summary))
@@ -134,7 +160,7 @@ def _apply(
     if opening == NEW and values["text_intake"] and convo.intake_asked_at is None:
         convo.intake_asked_at = now  # asked once, with the first text, not as another one
         body += " " + str(values["text_intake"])
-    return send(session, convo, _join(values, opening, body), now)
+    return send(session, convo, _join(values, opening, body), now, flush=False)
 
 
 def _waiting(session: Session, convo: Conversation, now: datetime, values: dict[str, Any]) -> str:
@@ -186,14 +212,17 @@ def _record(
     )
 
 
-def send(session: Session, convo: Conversation, body: str, now: datetime) -> list[Message]:
+def send(
+    session: Session, convo: Conversation, body: str, now: datetime, flush: bool = True
+) -> list[Message]:
     """Queue a system text to the texter; nothing when they have opted out or WhatsApp's
-    window is closed (Twilio would refuse it), which is recorded instead."""
+    window is closed (Twilio would refuse it), which is recorded instead. Without `flush`
+    the text has no id until the caller flushes."""
     if not is_reply_window_open(convo.channel, convo.last_inbound_at, now):
         _record(session, convo, "not_sent", "WhatsApp's 24-hour window is closed", now)
         return []
     try:
-        return [outbound.queue_text(session, convo, body, now)]
+        return [outbound.queue_text(session, convo, body, now, flush=flush)]
     except outbound.OptedOut:
         return []
 
@@ -208,8 +237,10 @@ def assign(
     kind: str = "assigned",
     actor_id: int | None = None,
     note: str | None = None,
+    flush: bool = True,
 ) -> None:
-    """Hand `convo` to `supporter` and record why."""
+    """Hand `convo` to `supporter` and record why (written at once unless `flush` is False:
+    the caller flushes)."""
     convo.status = "active"
     convo.supporter_id = supporter.id
     convo.offered_to_id = convo.offered_at = None
@@ -229,7 +260,8 @@ def assign(
         note=note,
         detail=detail,
     )
-    session.flush()
+    if flush:
+        session.flush()
 
 
 def requeue(

@@ -10,7 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpline.db import insert_ignoring_conflicts, is_postgresql
-from helpline.models import OPEN_STATUSES, Conversation, ConversationEvent, Message, Texter
+from helpline.models import (
+    OPEN_STATUSES,
+    Conversation,
+    ConversationEvent,
+    Message,
+    Program,
+    Texter,
+)
 from helpline.services import (
     assignment,
     blocking,
@@ -52,19 +59,86 @@ def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime
     if messages:
         assignment.lock_routing(session)
     values = settings_service.load(session)
+    batch = _Batch.read(session, messages, now)
     announce: dict[int, str] = {}
     texts: list[Message] = []
     route = False
     for message in messages:
         if message.processed_at is not None:  # processed already, here or by an earlier text
             continue
-        outcome = _receive_texts(session, message, now, values)
+        outcome = _receive_texts(session, batch, message, now, values)
         announce.update(outcome.announce)
         texts.extend(outcome.texts)
         route = route or outcome.route
     if route:
         texts.extend(assignment.route_queue(session, now, values, announce))
     return [t.id for t in texts]
+
+
+@dataclass
+class _Batch:
+    """What a batch reads once for all its texters, not once for each text: their rows,
+    locked; their unprocessed texts; their open conversations, kept as the batch opens and
+    closes them; the programs of the numbers they wrote to."""
+
+    texters: dict[str, Texter]  # by address key
+    first_seen: set[str]  # keys of texters this batch created: they never had a conversation
+    pending: dict[str, list[Message]]  # unprocessed inbound texts, by texter key, in order
+    open: dict[int, Conversation | None]  # by texter id; a texter missing here is looked up
+    program_of: dict[str, Program | None] = field(default_factory=dict)  # by number
+
+    @classmethod
+    def read(cls, session: Session, messages: list[Message], now: datetime) -> _Batch:
+        if not messages:
+            return cls({}, set(), {}, {})
+        addresses = {m.texter_key: m.from_address for m in messages}
+        created = session.scalars(
+            insert_ignoring_conflicts(session, Texter.__table__, ["address_key"])
+            .values(
+                [
+                    {"address": a, "address_key": k, "opted_out": False, "created_at": now}
+                    for k, a in sorted(addresses.items())
+                ]
+            )
+            .returning(Texter.__table__.c.address_key)
+        )
+        first_seen = set(created)
+        # Locked in the order of their keys, as every batch locks them (after routing's lock).
+        query = select(Texter).where(Texter.address_key.in_(addresses)).order_by(Texter.address_key)
+        if is_postgresql(session):
+            query = query.with_for_update()
+        texters = {t.address_key: t for t in session.scalars(query)}
+        pending: dict[str, list[Message]] = {}
+        for message in session.scalars(
+            select(Message)
+            .where(
+                Message.texter_key.in_(addresses),
+                Message.direction == "in",
+                Message.processed_at.is_(None),
+                Message.id <= max(m.id for m in messages),
+            )
+            .order_by(Message.id)
+        ):
+            pending.setdefault(message.texter_key, []).append(message)
+        ids = [t.id for t in texters.values()]
+        opened: dict[int, Conversation | None] = dict.fromkeys(ids)
+        for convo in session.scalars(
+            select(Conversation).where(
+                Conversation.texter_id.in_(ids), Conversation.status.in_(OPEN_STATUSES)
+            )
+        ):
+            opened[convo.texter_id] = convo
+        return cls(texters, first_seen, pending, opened)
+
+    def open_conversation(self, session: Session, texter: Texter) -> Conversation | None:
+        if texter.id not in self.open:
+            self.open[texter.id] = open_conversation(session, texter.id)
+        return self.open[texter.id]
+
+    def program_for(self, session: Session, number: str) -> Program | None:
+        if number not in self.program_of:
+            self.program_of[number] = programs.program_for(session, number)
+        return self.program_of[number]
 
 
 @dataclass
@@ -75,29 +149,36 @@ class _Received:
 
 
 def _receive_texts(
-    session: Session, message: Message, now: datetime, values: dict[str, Any]
+    session: Session, batch: _Batch, message: Message, now: datetime, values: dict[str, Any]
 ) -> _Received:
     """Attach one texter's unprocessed texts, up to this one, to their conversation."""
-    texter = _lock_texter(session, message.from_address, message.texter_key, now)
+    texter = batch.texters[message.texter_key]
     found = _Received()
     convo = None
     # The texter's row lock orders their texts: earlier unprocessed ones go first.
-    for pending in _unprocessed_from(session, message.texter_key, up_to=message.id):
+    for pending in batch.pending.get(message.texter_key, []):
+        if pending.id > message.id:
+            break
+        if pending.processed_at is not None:
+            continue
         if keywords.is_erase(pending.body) and not texter.opted_out:
-            request = erasure.receive(
-                session, texter, pending, open_conversation(session, texter.id), now, values
-            )
+            convo = batch.open_conversation(session, texter)
+            request = erasure.receive(session, texter, pending, convo, now, values)
+            batch.open.pop(texter.id, None)  # looked up again if needed
             found.texts.extend(request.texts)
             if request.erased:  # every later text of theirs went with them
+                batch.pending.pop(texter.address_key, None)
                 convo = None
                 break
             continue
-        convo, is_new = _receive(session, texter, pending, now, values)
+        convo, is_new = _receive(session, batch, texter, pending, now, values)
         if convo is None:
             continue
         if is_new:
             found.announce[convo.id] = assignment.NEW
-            flood.apply_opening_policy(session, texter, convo, now, values)
+            first = texter.address_key in batch.first_seen  # this is their only opening
+            batch.first_seen.discard(texter.address_key)
+            flood.apply_opening_policy(session, texter, convo, now, values, 1 if first else None)
         else:
             _record_intake_answer(session, convo, pending, now, values)
         if _escalate(session, convo, pending, now, values) and handoffs.move_if_unqualified(
@@ -113,43 +194,20 @@ def _receive_texts(
     return found
 
 
-def _lock_texter(session: Session, address: str, key: str, now: datetime) -> Texter:
-    session.execute(
-        insert_ignoring_conflicts(session, Texter.__table__, ["address_key"]).values(
-            address=address, address_key=key, opted_out=False, created_at=now
-        )
-    )
-    query = select(Texter).where(Texter.address_key == key)
-    if is_postgresql(session):
-        query = query.with_for_update()
-    texter = session.scalar(query)
-    assert texter is not None
-    return texter
-
-
-def _unprocessed_from(session: Session, texter_key: str, up_to: int) -> list[Message]:
-    return list(
-        session.scalars(
-            select(Message)
-            .where(
-                Message.texter_key == texter_key,
-                Message.direction == "in",
-                Message.processed_at.is_(None),
-                Message.id <= up_to,
-            )
-            .order_by(Message.id)
-        )
-    )
-
-
 def _receive(
-    session: Session, texter: Texter, message: Message, now: datetime, values: dict[str, Any]
+    session: Session,
+    batch: _Batch,
+    texter: Texter,
+    message: Message,
+    now: datetime,
+    values: dict[str, Any],
 ) -> tuple[Conversation | None, bool]:
     """Attach one text to the texter's open conversation, opening (or reopening) one if needed."""
     message.processed_at = now
-    convo = open_conversation(session, texter.id)
+    convo = batch.open_conversation(session, texter)
     if keywords.is_opt_out(message.body):
         _opt_out(session, texter, convo, now)
+        batch.open[texter.id] = None
         message.conversation_id = convo.id if convo else None
         return None, False
     if texter.opted_out and keywords.is_opt_in(message.body):
@@ -167,7 +225,11 @@ def _receive(
     is_new = convo is None
     if convo is None:
         window = timedelta(seconds=int(values["return_window_s"]))
-        convo = _reopen(session, texter, now, window) or _open(session, texter, message, now)
+        earlier = texter.address_key not in batch.first_seen
+        reopened = _reopen(session, texter, now, window) if earlier else None
+        program = batch.program_for(session, message.to_address)
+        convo = reopened or _open(session, texter, message, now, program)
+        batch.open[texter.id] = convo
     message.conversation_id = convo.id
     convo.last_inbound_at = now
     convo.last_activity_at = now
@@ -182,8 +244,9 @@ def open_conversation(session: Session, texter_id: int) -> Conversation | None:
     )
 
 
-def _open(session: Session, texter: Texter, message: Message, now: datetime) -> Conversation:
-    program = programs.program_for(session, message.to_address)
+def _open(
+    session: Session, texter: Texter, message: Message, now: datetime, program: Program | None
+) -> Conversation:
     convo = Conversation(
         texter_id=texter.id,
         status="queued",
@@ -195,9 +258,12 @@ def _open(session: Session, texter: Texter, message: Message, now: datetime) -> 
         channel="whatsapp" if message.from_address.startswith("whatsapp:") else "sms",
         helpline_number=message.to_address,
         waiting_since=now,
+        last_inbound_at=now,
+        last_activity_at=now,
         created_at=now,
     )
     session.add(convo)
+    message.conversation = convo  # written by the insert's flush, with its processed_at
     session.flush()
     _event(session, convo, "opened", "first text from texter", now)
     return convo

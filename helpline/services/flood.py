@@ -14,23 +14,30 @@ from routing.flood import flood_level, is_text_flood
 
 
 def apply_opening_policy(
-    session: Session, texter: Texter, convo: Conversation, now: datetime, values: dict[str, Any]
+    session: Session,
+    texter: Texter,
+    convo: Conversation,
+    now: datetime,
+    values: dict[str, Any],
+    openings: int | None = None,
 ) -> None:
-    """A texter opening conversation after conversation is flagged, then limited."""
+    """A texter opening conversation after conversation is flagged, then limited. `openings`:
+    how many they opened within the policy's window, when the caller knows (counted if not)."""
     policy = settings_service.flood_policy(values)
-    openings = (
-        session.scalar(
-            select(func.count())
-            .select_from(ConversationEvent)
-            .join(Conversation, Conversation.id == ConversationEvent.conversation_id)
-            .where(
-                Conversation.texter_id == texter.id,
-                ConversationEvent.kind.in_(("opened", "reopened")),
-                ConversationEvent.created_at >= now - timedelta(seconds=policy.window_s),
+    if openings is None:
+        openings = (
+            session.scalar(
+                select(func.count())
+                .select_from(ConversationEvent)
+                .join(Conversation, Conversation.id == ConversationEvent.conversation_id)
+                .where(
+                    Conversation.texter_id == texter.id,
+                    ConversationEvent.kind.in_(("opened", "reopened")),
+                    ConversationEvent.created_at >= now - timedelta(seconds=policy.window_s),
+                )
             )
+            or 0
         )
-        or 0
-    )
     level = flood_level(openings, policy)
     if level == "limited" and not convo.limited:
         convo.flagged = convo.limited = True

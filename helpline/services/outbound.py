@@ -41,12 +41,19 @@ class OutboundText:
 
 
 def queue_text(
-    session: Session, convo: Conversation, body: str, now: datetime, author_id: int | None = None
+    session: Session,
+    convo: Conversation,
+    body: str,
+    now: datetime,
+    author_id: int | None = None,
+    flush: bool = True,
 ) -> Message:
     """Write a pending text to the texter; the caller sends it after commit."""
     texter = session.get(Texter, convo.texter_id)
     assert texter is not None
-    return queue_text_to(session, texter, convo.helpline_number, body, now, convo.id, author_id)
+    return queue_text_to(
+        session, texter, convo.helpline_number, body, now, convo.id, author_id, flush
+    )
 
 
 def queue_text_to(
@@ -57,8 +64,10 @@ def queue_text_to(
     now: datetime,
     conversation_id: int | None = None,
     author_id: int | None = None,
+    flush: bool = True,
 ) -> Message:
-    """A pending text to `texter` from `helpline_number`, in a conversation or outside one."""
+    """A pending text to `texter` from `helpline_number`, in a conversation or outside one;
+    without `flush` it has no id until the caller flushes."""
     if texter.opted_out:
         raise OptedOut(f"texter {texter.id} has opted out")
     message = Message(
@@ -73,7 +82,8 @@ def queue_text_to(
         created_at=now,
     )
     session.add(message)
-    session.flush()
+    if flush:
+        session.flush()
     return message
 
 

@@ -159,3 +159,44 @@ def test_with_the_database_down_a_batch_goes_back_in_order(helpline: Helpline) -
     finally:
         runtime.configure(helpline.settings)
     assert redis.lrange(key, 0, -1) == waiting
+
+
+def statements_to_process(helpline: Helpline, count: int, first_number: int) -> int:
+    """SQL statements one batch of `count` new texters' first texts costs, routing included."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from helpline.models import utcnow
+    from helpline.services import conversations
+
+    for n in range(count):
+        helpline.text_in("hi", from_=f"+1555021{first_number + n:04d}")
+    waiting = select(Message.id).where(Message.direction == "in", Message.processed_at.is_(None))
+    ids = list(helpline.db.scalars(waiting))
+    helpline.look_again()
+    statements: list[str] = []
+
+    def count_statement(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(Engine, "before_cursor_execute", count_statement)
+    try:
+        with runtime.transaction() as session:
+            texts = conversations.handle_inbound_batch(session, ids, utcnow())
+    finally:
+        event.remove(Engine, "before_cursor_execute", count_statement)
+    assert len(texts) == count  # each told who they are connected with
+    return len(statements)
+
+
+def test_a_batch_reads_and_writes_its_texters_together_not_one_by_one(
+    helpline: Helpline,
+) -> None:
+    """Ten more new texters in a batch cost a few statements each, not the twenty a text
+    cost when each texter was read and written alone: at most their conversation, its two
+    events, the greeting and the text's own update, where the driver cannot write them in
+    one (SQLite); the reads, the routing and the other writes are the batch's."""
+    helpline.supporter(max_conversations=40)
+    ten = statements_to_process(helpline, 10, 0)
+    twenty = statements_to_process(helpline, 20, 100)
+    assert (twenty - ten) / 10 <= 5, (ten, twenty)

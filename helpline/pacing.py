@@ -123,10 +123,13 @@ return {slot, now, 0}
 """
 
 
-def reserve(redis: Redis, sender: str, message_id: int, cost_ms: int) -> Slot:
-    """The moment this text is planned to go from `sender`, shared by every worker."""
+def reserve(
+    redis: Redis, sender: str, message_id: int, cost_ms: int, patience_s: float = MAX_WAIT_S
+) -> Slot:
+    """The moment this text is planned to go from `sender`, shared by every worker; `near`
+    when a new moment is at most `patience_s` off (the caller waits for it and sends)."""
     keys = [f"helpline:pace:{{{sender}}}:next", f"helpline:pace:{{{sender}}}:text:{message_id}"]
-    limits = (int(MAX_WAIT_S * 1000), int(HELD_MAX_WAIT_S * 1000))
+    limits = (int(patience_s * 1000), int(HELD_MAX_WAIT_S * 1000))
     at_ms, now_ms, near = redis.eval(_RESERVE, 2, *keys, cost_ms, *limits)
     return Slot(int(at_ms), int(now_ms), bool(near))
 

@@ -37,13 +37,16 @@ RECONCILE_AFTER_S = 30
 RECONCILE_INBOUND_WINDOW = timedelta(hours=1)
 RECONCILE_INBOUND_LIMIT = timedelta(days=7)
 RECONCILED_MARK = "helpline:reconciled_inbound_since"
+# A text a job has just made goes to Twilio from that job when its sender's next moment is at
+# most this far off; a later one goes on the outbound queue (where a job waits for it).
+INLINE_WAIT_S = 0.05
 
 
 def process_inbound(message_id: int) -> None:
     """Attach a stored inbound text to its conversation, route, and send what that produced."""
     with runtime.transaction() as session:
         texts = conversations.handle_inbound(session, message_id, utcnow())
-    queues.send_texts(runtime.redis(), texts)
+    send_made(texts)
 
 
 def drain_inbound(shard: int) -> None:
@@ -69,7 +72,7 @@ def drain_inbound(shard: int) -> None:
             for message_id in batch:
                 queues.process_inbound(redis, message_id, attempt="-alone")
             continue
-        queues.send_texts(redis, texts)
+        send_made(texts)
         if time.monotonic() - began > queues.DRAIN_BUDGET_S:
             queues.drain(redis, shard)  # the lease goes with it
             return
@@ -79,7 +82,7 @@ def route_queue() -> None:
     """Give waiting conversations to whoever is free now."""
     with runtime.transaction() as session:
         texts = [m.id for m in assignment.route_queue(session, utcnow())]
-    queues.send_texts(runtime.redis(), texts)
+    send_made(texts)
 
 
 def apply_handoff_rules() -> None:
@@ -87,20 +90,52 @@ def apply_handoff_rules() -> None:
     then route."""
     with runtime.transaction() as session:
         texts = [m.id for m in handoffs.run_handoffs(session, utcnow())]
-    queues.send_texts(runtime.redis(), texts)
+    send_made(texts)
 
 
 def send_text(message_id: int) -> None:
     """Hand one pending text to Twilio, once, at its sender's pace; raise on a passing failure
     so RQ retries it (backing off with jitter)."""
+    _send(message_id, pacing.MAX_WAIT_S)
+
+
+def send_made(message_ids: list[int]) -> None:
+    """Hand the texts this job has just made to Twilio from this job, one after another, not
+    a job each: RQ's own work for a job cost about as much as the send.
+
+    A text its sender's pace holds back goes on the outbound queue as its own job. After a
+    failure (Twilio refusing for a passing reason, not answering, the database), the failed
+    text is retried later by a job of its own and the rest go on the queue: a job that makes
+    texts never waits on more than one of Twilio's timeouts.
+    """
+    redis = runtime.redis()
+    for done, message_id in enumerate(message_ids):
+        try:
+            answered = _send(message_id, INLINE_WAIT_S)
+        except Exception as exc:
+            log.warning("text %s: send failed (%s); retried by a job of its own", message_id, exc)
+            queues.retry_send(redis, message_id)
+            queues.send_texts(redis, message_ids[done + 1 :])
+            if isinstance(exc, JobTimeoutException):
+                raise
+            return
+        if not answered:
+            queues.send_texts(redis, message_ids[done + 1 :])
+            return
+
+
+def _send(message_id: int, patience_s: float) -> bool:
+    """Send one text if its sender's next moment is at most `patience_s` away; False when
+    Twilio did not answer."""
     settings = runtime.settings()
     with runtime.transaction() as session:
-        turn = _turn(session, message_id, settings)
+        turn = _turn(session, message_id, settings, patience_s)
         text = None if turn is None else outbound.claim_send(session, message_id, utcnow())
-    if turn is not None and text is not None:
-        if turn.slot is not None:
-            time.sleep(pacing.gate(runtime.redis(), text.from_, turn.cost_ms, turn.slot))
-        _hand_to_twilio(text, settings)
+    if turn is None or text is None:
+        return True
+    if turn.slot is not None:
+        time.sleep(pacing.gate(runtime.redis(), text.from_, turn.cost_ms, turn.slot))
+    return _hand_to_twilio(text, settings)
 
 
 @dataclass(frozen=True)
@@ -109,7 +144,7 @@ class Turn:
     slot: pacing.Slot | None = None  # None in dev mode: nothing leaves, nothing to pace
 
 
-def _turn(session: Session, message_id: int, settings: Settings) -> Turn | None:
+def _turn(session: Session, message_id: int, settings: Settings, patience_s: float) -> Turn | None:
     """The text's cost and planned moment at its sender's rate; None when it was put back on
     the queue for its moment, or another job has it. Read before the claim, in its
     transaction: a text waiting for its moment is not claimed."""
@@ -119,16 +154,20 @@ def _turn(session: Session, message_id: int, settings: Settings) -> Turn | None:
     if text is None:
         return None
     cost_ms = pacing.send_cost_ms(text.from_, text.body, settings.send_rates)
-    slot = pacing.reserve(runtime.redis(), text.from_, message_id, cost_ms)
-    if not slot.near:
+    slot = pacing.reserve(runtime.redis(), text.from_, message_id, cost_ms, patience_s)
+    if slot.near:
+        return Turn(cost_ms, slot)
+    if slot.wait_s <= pacing.MAX_WAIT_S:  # a job waits for it on the outbound queue
+        queues.send_text(runtime.redis(), message_id)
+    else:
         queues.send_text_at(runtime.redis(), message_id, slot.at_ms, slot.come_back_in_s)
-        sender = pacing.sender_type(text.from_)
-        telemetry.count(runtime.redis(), telemetry.SENDS_DEFERRED, sender_type=sender)
-        return None
-    return Turn(cost_ms, slot)
+    sender = pacing.sender_type(text.from_)
+    telemetry.count(runtime.redis(), telemetry.SENDS_DEFERRED, sender_type=sender)
+    return None
 
 
-def _hand_to_twilio(text: OutboundText, settings: Settings) -> None:
+def _hand_to_twilio(text: OutboundText, settings: Settings) -> bool:
+    """Send and record the outcome; False when Twilio did not answer (it is reconciled)."""
     message_id = text.message_id
     try:
         result = twilio_rest.send(runtime.twilio(), settings, text)
@@ -141,7 +180,7 @@ def _hand_to_twilio(text: OutboundText, settings: Settings) -> None:
         log.warning("text %s: no answer from Twilio; reconciling before any resend", message_id)
         _count_attempt("unknown")
         queues.reconcile_send(runtime.redis(), message_id, delay_s=RECONCILE_AFTER_S)
-        return
+        return False
     with runtime.transaction() as session:
         if isinstance(result, twilio_rest.Sent):
             outbound.record_sent(session, message_id, result.sid, result.status)
@@ -152,6 +191,7 @@ def _hand_to_twilio(text: OutboundText, settings: Settings) -> None:
         _count_attempt("refused")
     else:
         _count_attempt("recorded" if result.status == "recorded" else "sent")
+    return True
 
 
 def _count_attempt(result: str) -> None:

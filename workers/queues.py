@@ -214,14 +214,16 @@ def send_text(connection: Redis, message_id: int, attempt: str = "") -> bool:
     )
 
 
-def send_text_at(connection: Redis, message_id: int, at_ms: int, delay_s: float) -> bool:
+def send_text_at(
+    connection: Redis, message_id: int, at_ms: int, delay_s: float, retry: Retry | None = None
+) -> bool:
     """Send a text at its paced moment: one job per text and moment, however many ask."""
     rq_queue = queue(OUTBOUND, connection)
     job = rq_queue.create_job(
         "workers.jobs.send_text",
         args=(message_id,),
         job_id=f"send-{message_id}-at-{at_ms}",
-        retry=send_retry(),
+        retry=retry or send_retry(),
         result_ttl=60,
         failure_ttl=FAILURE_TTL,
         meta=_meta(),
@@ -234,6 +236,15 @@ def send_text_at(connection: Redis, message_id: int, at_ms: int, delay_s: float)
         log.warning("could not schedule %s (%s); the sweep will re-queue it", job.id, exc)
         return False
     return True
+
+
+def retry_send(connection: Redis, message_id: int) -> bool:
+    """A send that failed in the job that made its text, tried again by a job of its own: after
+    the first delay of a send's back-off, then with the rest of it, as if it had been a send
+    job from the start."""
+    first, *rest = send_retry().intervals
+    at_ms = int((datetime.now(UTC).timestamp() + first) * 1000)
+    return send_text_at(connection, message_id, at_ms, first, Retry(len(rest), rest))
 
 
 def send_texts(connection: Redis, message_ids: list[int]) -> None:

@@ -123,6 +123,7 @@ def test_a_send_left_claimed_by_a_dead_worker_is_reconciled_by_the_sweep(
     helpline.supporter()
     helpline.text_in("hi", from_="+15550203008")
     inbound_id = helpline.db.scalars(select(Message.id)).one()
+    helpline.twilio.fail_next(Failure(503))  # the greeting is left for a job of its own
     jobs.process_inbound(inbound_id)
     Redis.from_url(helpline.settings.redis_url).flushdb()  # the worker died with its jobs
     helpline.look_again()
@@ -170,3 +171,44 @@ def test_an_unanswered_send_is_not_mistaken_for_an_earlier_identical_text(
     assert [t["Body"] for t in helpline.twilio.to("+15550203009")][1:] == ["ok", "ok"]
     texts = outbound(helpline)
     assert all(t.sid for t in texts) and len({t.sid for t in texts}) == 3
+
+
+def test_a_text_a_job_makes_goes_out_from_that_job(helpline: Helpline) -> None:
+    """The greeting a drain makes is handed to Twilio by the drain: no send job of its own."""
+    from redis import Redis
+
+    helpline.supporter()
+    helpline.text_in("hi", from_="+15550203009")
+    helpline.run_jobs()
+    assert len(helpline.twilio.to("+15550203009")) == 1
+    (text,) = outbound(helpline)
+    assert text.sid is not None
+    outbound_queue = queues.queue(queues.OUTBOUND, Redis.from_url(helpline.settings.redis_url))
+    assert outbound_queue.finished_job_registry.get_job_ids() == []
+
+
+def test_after_a_failed_send_a_job_hands_its_other_texts_to_the_queue(
+    helpline: Helpline,
+) -> None:
+    """One routing pass makes three greetings; Twilio fails the first: it is retried later
+    by a job of its own, the other two go on the outbound queue, and each goes out once."""
+    from redis import Redis
+
+    from workers import jobs
+
+    texters = ["+15550203010", "+15550203011", "+15550203012"]
+    for texter in texters:
+        helpline.text_in("hi", from_=texter)
+    helpline.run_jobs()  # nobody on shift: all three wait
+    before = {texter: len(helpline.twilio.to(texter)) for texter in texters}
+    requests = helpline.twilio.requests
+    helpline.supporter(max_conversations=3)
+    helpline.twilio.fail_next(Failure(503))
+    jobs.route_queue()
+    assert helpline.twilio.requests == requests + 1  # the failed one, and no other
+    outbound_queue = queues.queue(queues.OUTBOUND, Redis.from_url(helpline.settings.redis_url))
+    assert len(outbound_queue.job_ids) == 2
+    assert outbound_queue.scheduled_job_registry.get_job_count() == 1
+    helpline.run_jobs(retries=True)
+    assert {t: len(helpline.twilio.to(t)) - before[t] for t in texters} == dict.fromkeys(texters, 1)
+    assert all(m.delivery_status != "pending" for m in outbound(helpline))

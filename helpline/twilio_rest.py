@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from helpline.config import TWILIO_API, Settings
 from helpline.services.intake import Inbound
-from helpline.services.outbound import OutboundText
+from helpline.services.outbound import OutboundText, Refused, Sent
 
 log = logging.getLogger(__name__)
 # The twilio library logs each request's query string at INFO, and urllib3 each URL at DEBUG: a
@@ -33,18 +32,6 @@ class TransientSendError(Exception):
 class SendOutcomeUnknown(Exception):
     """The request reached Twilio but no answer came back: it may have been sent. Resending
     now could text the texter twice, so the send is reconciled first."""
-
-
-@dataclass(frozen=True)
-class Sent:
-    sid: str
-    status: str
-
-
-@dataclass(frozen=True)
-class Refused:
-    error_code: int | None
-    reason: str
 
 
 class BaseUrlHttpClient(TwilioHttpClient):

@@ -96,46 +96,113 @@ def apply_handoff_rules() -> None:
 def send_text(message_id: int) -> None:
     """Hand one pending text to Twilio, once, at its sender's pace; raise on a passing failure
     so RQ retries it (backing off with jitter)."""
-    _send(message_id, pacing.MAX_WAIT_S)
+    stopped = _send([message_id], pacing.MAX_WAIT_S)
+    if stopped is not None and stopped.transient:
+        raise stopped.error
 
 
 def send_made(message_ids: list[int]) -> None:
-    """Hand the texts this job has just made to Twilio from this job, one after another, not
-    a job each: RQ's own work for a job cost about as much as the send.
+    """Hand the texts this job has just made to Twilio from this job, not a job each: RQ's
+    own work for a job cost more than the send.
 
     A text its sender's pace holds back goes on the outbound queue as its own job. After a
-    failure (Twilio refusing for a passing reason, not answering, the database), the failed
-    text is retried later by a job of its own and the rest go on the queue: a job that makes
-    texts never waits on more than one of Twilio's timeouts.
+    failure (Twilio refusing for a passing reason, or not answering), the failed text is
+    retried later by a job of its own, or reconciled, and the rest go on the queue: a job
+    that makes texts never waits on more than one of Twilio's timeouts.
     """
     redis = runtime.redis()
-    for done, message_id in enumerate(message_ids):
-        try:
-            answered = _send(message_id, INLINE_WAIT_S)
-        except Exception as exc:
-            log.warning("text %s: send failed (%s); retried by a job of its own", message_id, exc)
-            queues.retry_send(redis, message_id)
-            queues.send_texts(redis, message_ids[done + 1 :])
-            if isinstance(exc, JobTimeoutException):
-                raise
-            return
-        if not answered:
-            queues.send_texts(redis, message_ids[done + 1 :])
-            return
+    try:
+        stopped = _send(message_ids, INLINE_WAIT_S)
+    except Exception as exc:
+        # The database or Redis failed around the sends: whatever is still unclaimed goes
+        # out from a job of its own (a claimed text is the sweep's to reconcile).
+        log.warning("%d texts: sending failed (%s); each goes on the queue", len(message_ids), exc)
+        queues.send_texts(redis, message_ids)
+        if isinstance(exc, JobTimeoutException):
+            raise
+        return
+    if stopped is None:
+        return
+    if stopped.transient:
+        log.warning("text %s: %s; retried later", stopped.message_id, stopped.error)
+        queues.retry_send(redis, stopped.message_id)
+    queues.send_texts(redis, stopped.rest)
 
 
-def _send(message_id: int, patience_s: float) -> bool:
-    """Send one text if its sender's next moment is at most `patience_s` away; False when
-    Twilio did not answer."""
+# What Twilio answered for a text.
+Answer = tuple[OutboundText, outbound.Sent | outbound.Refused]
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """A run of sends that stopped at a text Twilio failed."""
+
+    message_id: int
+    transient: bool  # it may simply be tried again; otherwise it may have gone (reconciled)
+    error: Exception
+    rest: list[int]  # the texts after it: not tried (nor claimed)
+
+
+def _send(message_ids: list[int], patience_s: float) -> Stopped | None:
+    """Send these texts in order, each at its sender's pace (one whose moment is more than
+    `patience_s` away goes back on the queue for it). One transaction a text records what
+    Twilio answered for the one before and claims this one: a worker that dies leaves at
+    most one text claimed whose outcome it never heard. Stops at the first text Twilio
+    fails; that one is unclaimed again, unless its outcome is unknown (it is reconciled)."""
     settings = runtime.settings()
     with runtime.transaction() as session:
-        turn = _turn(session, message_id, settings, patience_s)
-        text = None if turn is None else outbound.claim_send(session, message_id, utcnow())
-    if turn is None or text is None:
-        return True
-    if turn.slot is not None:
-        time.sleep(pacing.gate(runtime.redis(), text.from_, turn.cost_ms, turn.slot))
-    return _hand_to_twilio(text, settings)
+        turns = _turns(session, message_ids, settings, patience_s)
+        order = list(turns)
+        texts = outbound.claim_sends(session, order[:1], utcnow())
+    answer: Answer | None = None  # Twilio's, for the text before: recorded with the next claim
+    claimed: OutboundText | None = None  # claimed, and not yet handed to Twilio
+    try:
+        for done, message_id in enumerate(order):
+            if done:
+                with runtime.transaction() as session:
+                    _record(session, answer)
+                    texts = outbound.claim_sends(session, [message_id], utcnow())
+                answer = None
+            if not texts:
+                continue
+            claimed = texts[0]
+            turn = turns[message_id]
+            if turn.slot is not None:
+                time.sleep(pacing.gate(runtime.redis(), claimed.from_, turn.cost_ms, turn.slot))
+            text, claimed = claimed, None
+            try:
+                answer = (text, twilio_rest.send(runtime.twilio(), settings, text))
+            except twilio_rest.TransientSendError as exc:
+                claimed = text  # Twilio never took it
+                _count_attempt("retry")
+                return Stopped(message_id, True, exc, order[done + 1 :])
+            except twilio_rest.SendOutcomeUnknown as exc:
+                log.warning(
+                    "text %s: no answer from Twilio; reconciling before any resend", message_id
+                )
+                _count_attempt("unknown")
+                queues.reconcile_send(runtime.redis(), message_id, delay_s=RECONCILE_AFTER_S)
+                return Stopped(message_id, False, exc, order[done + 1 :])
+        return None
+    finally:
+        # However the run ends, Twilio's last answer is kept and a claimed text it never
+        # saw is let go.
+        if answer is not None or claimed is not None:
+            with runtime.transaction() as session:
+                _record(session, answer)
+                outbound.release_claims(session, [claimed.message_id] if claimed else [])
+
+
+def _record(session: Session, answer: Answer | None) -> None:
+    if answer is None:
+        return
+    text, result = answer
+    outbound.record_outcomes(session, [answer])
+    if isinstance(result, outbound.Refused):
+        log.info("text %s refused by Twilio: %s", text.message_id, result.error_code)
+        _count_attempt("refused")
+    else:
+        _count_attempt("recorded" if result.status == "recorded" else "sent")
 
 
 @dataclass(frozen=True)
@@ -144,54 +211,30 @@ class Turn:
     slot: pacing.Slot | None = None  # None in dev mode: nothing leaves, nothing to pace
 
 
-def _turn(session: Session, message_id: int, settings: Settings, patience_s: float) -> Turn | None:
-    """The text's cost and planned moment at its sender's rate; None when it was put back on
-    the queue for its moment, or another job has it. Read before the claim, in its
-    transaction: a text waiting for its moment is not claimed."""
+def _turns(
+    session: Session, message_ids: list[int], settings: Settings, patience_s: float
+) -> dict[int, Turn]:
+    """Each text's cost and planned moment at its sender's rate, in order, for those that go
+    now; one not yet due is put back on the queue for its moment, one another job has is left
+    out. Read before the claim, in its transaction: a text waiting for its moment is not
+    claimed."""
     if runtime.twilio() is None:
-        return Turn()
-    text = outbound.unsent(session, message_id)
-    if text is None:
-        return None
-    cost_ms = pacing.send_cost_ms(text.from_, text.body, settings.send_rates)
-    slot = pacing.reserve(runtime.redis(), text.from_, message_id, cost_ms, patience_s)
-    if slot.near:
-        return Turn(cost_ms, slot)
-    if slot.wait_s <= pacing.MAX_WAIT_S:  # a job waits for it on the outbound queue
-        queues.send_text(runtime.redis(), message_id)
-    else:
-        queues.send_text_at(runtime.redis(), message_id, slot.at_ms, slot.come_back_in_s)
-    sender = pacing.sender_type(text.from_)
-    telemetry.count(runtime.redis(), telemetry.SENDS_DEFERRED, sender_type=sender)
-    return None
-
-
-def _hand_to_twilio(text: OutboundText, settings: Settings) -> bool:
-    """Send and record the outcome; False when Twilio did not answer (it is reconciled)."""
-    message_id = text.message_id
-    try:
-        result = twilio_rest.send(runtime.twilio(), settings, text)
-    except twilio_rest.TransientSendError:
-        with runtime.transaction() as session:
-            outbound.release_claim(session, message_id)
-        _count_attempt("retry")
-        raise
-    except twilio_rest.SendOutcomeUnknown:
-        log.warning("text %s: no answer from Twilio; reconciling before any resend", message_id)
-        _count_attempt("unknown")
-        queues.reconcile_send(runtime.redis(), message_id, delay_s=RECONCILE_AFTER_S)
-        return False
-    with runtime.transaction() as session:
-        if isinstance(result, twilio_rest.Sent):
-            outbound.record_sent(session, message_id, result.sid, result.status)
+        return dict.fromkeys(message_ids, Turn())
+    redis = runtime.redis()
+    turns = {}
+    for text in outbound.unsent(session, message_ids):
+        cost_ms = pacing.send_cost_ms(text.from_, text.body, settings.send_rates)
+        slot = pacing.reserve(redis, text.from_, text.message_id, cost_ms, patience_s)
+        if slot.near:
+            turns[text.message_id] = Turn(cost_ms, slot)
+            continue
+        if slot.wait_s <= pacing.MAX_WAIT_S:  # a job waits for it on the outbound queue
+            queues.send_text(redis, text.message_id)
         else:
-            log.info("text %s refused by Twilio: %s", message_id, result.error_code)
-            outbound.record_refused(session, message_id, result.error_code)
-    if isinstance(result, twilio_rest.Refused):
-        _count_attempt("refused")
-    else:
-        _count_attempt("recorded" if result.status == "recorded" else "sent")
-    return True
+            queues.send_text_at(redis, text.message_id, slot.at_ms, slot.come_back_in_s)
+        sender = pacing.sender_type(text.from_)
+        telemetry.count(redis, telemetry.SENDS_DEFERRED, sender_type=sender)
+    return turns
 
 
 def _count_attempt(result: str) -> None:
@@ -211,9 +254,9 @@ def reconcile_send(message_id: int) -> None:
         recorded = outbound.recorded_sids(session, [c.sid for c in candidates])
         found = next((c for c in candidates if c.sid not in recorded), None)
         if found is not None:
-            outbound.record_sent(session, message_id, found.sid, found.status)
+            outbound.record_outcomes(session, [(text, found)])
         else:
-            outbound.release_claim(session, message_id)
+            outbound.release_claims(session, [message_id])
     if found is None:
         queues.send_text(runtime.redis(), message_id, attempt=f"-after-{uuid.uuid4().hex[:8]}")
 

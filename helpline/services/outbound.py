@@ -38,6 +38,23 @@ class OutboundText:
     to: str
     from_: str
     body: str
+    conversation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Twilio took the text: its sid and first status ("recorded" when nothing leaves)."""
+
+    sid: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Twilio refused the text for good (opted out, invalid number)."""
+
+    error_code: int | None
+    reason: str
 
 
 def queue_text(
@@ -87,46 +104,63 @@ def queue_text_to(
     return message
 
 
-def unsent(session: Session, message_id: int) -> OutboundText | None:
-    """A text no sender has claimed yet (to pace it before claiming); None when it is taken."""
-    message = session.get(Message, message_id)
-    if message is None or message.direction != "out" or message.delivery_status != "pending":
-        return None
-    if message.sid is not None or message.send_claimed_at is not None:
-        return None
-    return OutboundText(message.id, message.to_address, message.from_address, message.body)
+def unsent(session: Session, message_ids: list[int]) -> list[OutboundText]:
+    """Of these texts, those no sender has claimed yet (to pace them before claiming), in the
+    order given."""
+    rows = session.execute(
+        select(Message.id, Message.to_address, Message.from_address, Message.body).where(
+            Message.id.in_(message_ids),
+            Message.direction == "out",
+            Message.delivery_status == "pending",
+            Message.sid.is_(None),
+            Message.send_claimed_at.is_(None),
+        )
+    )
+    found = {row.id: OutboundText(*row) for row in rows}
+    return [found[i] for i in message_ids if i in found]
 
 
-def claim_send(session: Session, message_id: int, now: datetime) -> OutboundText | None:
-    """Claim a pending text for sending; None when it was sent, refused or claimed already.
+def claim_sends(session: Session, message_ids: list[int], now: datetime) -> list[OutboundText]:
+    """Claim pending texts for sending, in the order given; those sent, refused or claimed
+    already are left out.
 
-    One statement in the usual case: the claim returns the text and whether its texter has
-    opted out since it was written (then it is cancelled instead)."""
+    One statement in the usual case: the claim returns each text and whether its texter has
+    opted out since it was written (those are cancelled instead)."""
+    if not message_ids:
+        return []
     opted_out = (
         select(Texter.opted_out).where(Texter.address_key == Message.texter_key).scalar_subquery()
     )
     claimed = session.execute(
         update(Message)
         .where(
-            Message.id == message_id,
+            Message.id.in_(message_ids),
             Message.direction == "out",
             Message.delivery_status == "pending",
             Message.sid.is_(None),
             Message.send_claimed_at.is_(None),
         )
         .values(send_claimed_at=now)
-        .returning(Message.to_address, Message.from_address, Message.body, opted_out)
+        .returning(
+            Message.id,
+            Message.to_address,
+            Message.from_address,
+            Message.body,
+            Message.conversation_id,
+            opted_out,
+        )
         .execution_options(synchronize_session=False)
-    ).one_or_none()
-    if claimed is None:
-        return None
-    to, from_, body, is_opted_out = claimed
-    if is_opted_out:
-        message = session.get_one(Message, message_id)
-        message.delivery_status = "canceled"
-        message.error_code = 21610
-        return None
-    return OutboundText(message_id, to, from_, body)
+    ).all()
+    cancelled = [row.id for row in claimed if row[-1]]
+    if cancelled:
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(cancelled))
+            .values(delivery_status="canceled", error_code=21610)
+            .execution_options(synchronize_session=False)
+        )
+    found = {row.id: OutboundText(*row[:-1]) for row in claimed if not row[-1]}
+    return [found[i] for i in message_ids if i in found]
 
 
 def claimed(session: Session, message_id: int) -> tuple[OutboundText, datetime] | None:
@@ -136,7 +170,9 @@ def claimed(session: Session, message_id: int) -> tuple[OutboundText, datetime] 
         return None
     if message.delivery_status != "pending":
         return None
-    text = OutboundText(message.id, message.to_address, message.from_address, message.body)
+    text = OutboundText(
+        message.id, message.to_address, message.from_address, message.body, message.conversation_id
+    )
     return text, message.send_claimed_at
 
 
@@ -164,22 +200,35 @@ def recorded_sids(session: Session, sids: list[str]) -> set[str]:
     return set(session.scalars(select(Message.sid).where(Message.sid.in_(sids))).all())
 
 
-def release_claim(session: Session, message_id: int) -> None:
-    """A send failed for a passing reason: let the next attempt claim it again."""
-    session.execute(update(Message).where(Message.id == message_id).values(send_claimed_at=None))
+def release_claims(session: Session, message_ids: list[int]) -> None:
+    """Sends that failed for a passing reason, or were never tried: let the next attempt
+    claim them again."""
+    if message_ids:
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(message_ids))
+            .values(send_claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
-def record_sent(session: Session, message_id: int, sid: str, status: str) -> None:
-    """Keep Twilio's sid and status for the text: one statement, and a live notice."""
-    conversation_id = session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(sid=sid, delivery_status=status)
-        .returning(Message.conversation_id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    if conversation_id is not None:
-        notices.touched(session, conversation_id)
+def record_outcomes(session: Session, outcomes: list[tuple[OutboundText, Sent | Refused]]) -> None:
+    """Keep what Twilio answered for each text: one statement for those it took (and a live
+    notice to their conversations' holders), a row each for those it refused."""
+    sent = [(text, result) for text, result in outcomes if isinstance(result, Sent)]
+    if sent:
+        session.execute(
+            update(Message),
+            [
+                {"id": text.message_id, "sid": result.sid, "delivery_status": result.status}
+                for text, result in sent
+            ],
+        )
+    for text, result in outcomes:
+        if isinstance(result, Refused):
+            record_refused(session, text.message_id, result.error_code)
+        elif text.conversation_id is not None:
+            notices.touched(session, text.conversation_id)
 
 
 def record_refused(session: Session, message_id: int, error_code: int | None) -> None:

@@ -11,10 +11,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
@@ -59,9 +60,14 @@ class Workers:
             "workers did not start",
         )
 
-    def kill(self, count: int) -> None:
-        """SIGKILL `count` running workers and their children: no clean-up of any kind."""
-        victims = [p for p in self.processes if p.poll() is None][:count]
+    def kill(self, count: int, connected_from: Collection[int] | None = None) -> None:
+        """SIGKILL `count` running workers and their children: no clean-up of any kind. With
+        `connected_from`, only workers holding a TCP connection from one of those ports."""
+        victims = [
+            p
+            for p in self.processes
+            if p.poll() is None and (connected_from is None or _ports(p.pid) & set(connected_from))
+        ][:count]
         assert len(victims) == count, "fewer workers running than asked to kill"
         for process in victims:
             os.killpg(process.pid, signal.SIGKILL)
@@ -149,3 +155,13 @@ def wait_until(check: Callable[[], bool], timeout: float, message: str, every: f
             return
         time.sleep(every)
     raise AssertionError(message)
+
+
+def _ports(pid: int) -> set[int]:
+    """The local ports of the TCP connections a process (or its children) holds."""
+    try:
+        process = psutil.Process(pid)
+        family = [process, *process.children(recursive=True)]
+        return {c.laddr.port for p in family for c in p.net_connections(kind="tcp") if c.laddr}
+    except psutil.NoSuchProcess:
+        return set()

@@ -58,8 +58,9 @@ def test_two_of_four_workers_killed_mid_burst_lose_nothing_and_text_nobody_twice
 
     wait_until(lambda: len(helpline.twilio.sent) >= 40, 60, "no texts going out")
     helpline.twilio.stall_creates()
-    wait_until(lambda: helpline.twilio.in_flight == 4, 10, "workers not all sending")
-    workers.kill(2)  # inside Twilio's create: the text is made, the worker never hears
+    wait_until(lambda: helpline.twilio.in_flight >= 2, 10, "fewer than two workers sending")
+    # Two inside Twilio's create: the text is made, the worker never hears.
+    workers.kill(2, connected_from=set(helpline.twilio.in_flight_ports))
     helpline.twilio.answer_creates()
     workers.start(2)
     wait_until(lambda: count_inbound(helpline.db, processed=True) == len(forms), 90, "unprocessed")

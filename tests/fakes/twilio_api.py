@@ -53,6 +53,7 @@ class FakeTwilio:
     latency_s: float = 0.0
     outage_until: float = 0.0
     in_flight: int = 0  # creates taken (the message exists) whose answer is not yet given
+    in_flight_ports: set[int] = field(default_factory=set)  # the clients' ports, of those
     outage: tuple[Failure, ...] = ()
     _outage_turn: itertools.count[int] = field(default_factory=itertools.count)
     _answering: threading.Event = field(default_factory=threading.Event)
@@ -166,12 +167,15 @@ class FakeTwilio:
         }
         with self._lock:
             self.sent.append(record)
+        port = int(request.environ.get("REMOTE_PORT") or 0)
         with self._lock:
             self.in_flight += 1
+            self.in_flight_ports.add(port)
         time.sleep(self.latency_s + (failure.delay_s if failure else 0.0))  # created; answer late
         self._answering.wait(timeout=60)
         with self._lock:
             self.in_flight -= 1
+            self.in_flight_ports.discard(port)
         return Response(
             json.dumps(_resource(record, self.account_sid)), 201, mimetype="application/json"
         )

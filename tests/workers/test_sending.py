@@ -212,3 +212,33 @@ def test_after_a_failed_send_a_job_hands_its_other_texts_to_the_queue(
     helpline.run_jobs(retries=True)
     assert {t: len(helpline.twilio.to(t)) - before[t] for t in texters} == dict.fromkeys(texters, 1)
     assert all(m.delivery_status != "pending" for m in outbound(helpline))
+
+
+def test_a_send_of_unknown_outcome_in_a_run_is_reconciled_and_the_rest_queued(
+    helpline: Helpline,
+) -> None:
+    """Three greetings from one routing pass; Twilio takes the second but its answer never
+    comes. The first is recorded, the second stays claimed until Twilio's list shows it went,
+    the third goes on the queue; each texter gets exactly one."""
+    from redis import Redis
+
+    from workers import jobs
+
+    slow_twilio(helpline)
+    texters = ["+15550203013", "+15550203014", "+15550203015"]
+    for texter in texters:
+        helpline.text_in("hi", from_=texter)
+    helpline.run_jobs()  # nobody on shift: all three wait
+    before = {texter: len(helpline.twilio.to(texter)) for texter in texters}
+    helpline.supporter(max_conversations=3)
+    helpline.twilio.fail_next(Failure(201), Failure(201, delay_s=1.0))
+    jobs.route_queue()
+    helpline.look_again()
+    greetings = [m for m in outbound(helpline) if m.body.startswith("You're now")]
+    assert [m.sid is not None for m in greetings] == [True, False, False]
+    assert greetings[1].send_claimed_at is not None and greetings[2].send_claimed_at is None
+    redis = Redis.from_url(helpline.settings.redis_url)
+    assert len(queues.queue(queues.OUTBOUND, redis).job_ids) == 1  # the third
+    helpline.run_jobs(retries=True)
+    assert {t: len(helpline.twilio.to(t)) - before[t] for t in texters} == dict.fromkeys(texters, 1)
+    assert all(m.sid is not None for m in outbound(helpline))

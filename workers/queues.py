@@ -92,11 +92,13 @@ def _enqueue(
 # round trip to Redis, not an RQ job. One texter's texts share a shard, drained in order.
 INBOUND_SHARDS = 4
 DRAIN_BATCH = 50
-# A drain renews its lease with every batch and hands over to a fresh job after
-# DRAIN_BUDGET_S; a drain that died with the lease held stops blocking its shard after
+# A drain renews its lease with every batch and hands over to a fresh job, at the back of the
+# queue, once a batch ends after DRAIN_BUDGET_S: in a flood, with more shards than workers,
+# every shard's drain gets its turn, and a reply waits for at most one batch before a worker
+# sends it. A drain that died with the lease held stops blocking its shard after
 # DRAIN_LEASE_S, and the tick restarts the drain of any shard left with texts and no lease.
 DRAIN_LEASE_S = 30
-DRAIN_BUDGET_S = 20
+DRAIN_BUDGET_S = 0.5
 
 
 def inbound_list(shard: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -156,11 +157,12 @@ def _send(message_ids: list[int], patience_s: float) -> Stopped | None:
         texts = outbound.claim_sends(session, order[:1], utcnow())
     answer: Answer | None = None  # Twilio's, for the text before: recorded with the next claim
     claimed: OutboundText | None = None  # claimed, and not yet handed to Twilio
+    attempts: Counter[str] = Counter()  # counted once, when the run ends
     try:
         for done, message_id in enumerate(order):
             if done:
                 with runtime.transaction() as session:
-                    _record(session, answer)
+                    _record(session, answer, attempts)
                     texts = outbound.claim_sends(session, [message_id], utcnow())
                 answer = None
             if not texts:
@@ -174,13 +176,13 @@ def _send(message_ids: list[int], patience_s: float) -> Stopped | None:
                 answer = (text, twilio_rest.send(runtime.twilio(), settings, text))
             except twilio_rest.TransientSendError as exc:
                 claimed = text  # Twilio never took it
-                _count_attempt("retry")
+                attempts["retry"] += 1
                 return Stopped(message_id, True, exc, order[done + 1 :])
             except twilio_rest.SendOutcomeUnknown as exc:
                 log.warning(
                     "text %s: no answer from Twilio; reconciling before any resend", message_id
                 )
-                _count_attempt("unknown")
+                attempts["unknown"] += 1
                 queues.reconcile_send(runtime.redis(), message_id, delay_s=RECONCILE_AFTER_S)
                 return Stopped(message_id, False, exc, order[done + 1 :])
         return None
@@ -189,20 +191,24 @@ def _send(message_ids: list[int], patience_s: float) -> Stopped | None:
         # saw is let go.
         if answer is not None or claimed is not None:
             with runtime.transaction() as session:
-                _record(session, answer)
+                _record(session, answer, attempts)
                 outbound.release_claims(session, [claimed.message_id] if claimed else [])
+        with runtime.redis().pipeline(transaction=False) as pipe:
+            for result, times in attempts.items():
+                telemetry.count(pipe, telemetry.SEND_ATTEMPTS, by=times, result=result)
+            telemetry.flush(pipe)
 
 
-def _record(session: Session, answer: Answer | None) -> None:
+def _record(session: Session, answer: Answer | None, attempts: Counter[str]) -> None:
     if answer is None:
         return
     text, result = answer
     outbound.record_outcomes(session, [answer])
     if isinstance(result, outbound.Refused):
         log.info("text %s refused by Twilio: %s", text.message_id, result.error_code)
-        _count_attempt("refused")
+        attempts["refused"] += 1
     else:
-        _count_attempt("recorded" if result.status == "recorded" else "sent")
+        attempts["recorded" if result.status == "recorded" else "sent"] += 1
 
 
 @dataclass(frozen=True)
@@ -235,10 +241,6 @@ def _turns(
         sender = pacing.sender_type(text.from_)
         telemetry.count(redis, telemetry.SENDS_DEFERRED, sender_type=sender)
     return turns
-
-
-def _count_attempt(result: str) -> None:
-    telemetry.count(runtime.redis(), telemetry.SEND_ATTEMPTS, result=result)
 
 
 def reconcile_send(message_id: int) -> None:

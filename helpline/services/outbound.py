@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from helpline.live import notices
@@ -217,10 +217,13 @@ def record_outcomes(session: Session, outcomes: list[tuple[OutboundText, Sent | 
     notice to their conversations' holders), a row each for those it refused."""
     sent = [(text, result) for text, result in outcomes if isinstance(result, Sent)]
     if sent:
+        messages = Message.__table__
         session.execute(
-            update(Message),
+            update(messages)
+            .where(messages.c.id == bindparam("text_id"))
+            .values(sid=bindparam("text_sid"), delivery_status=bindparam("text_status")),
             [
-                {"id": text.message_id, "sid": result.sid, "delivery_status": result.status}
+                {"text_id": text.message_id, "text_sid": result.sid, "text_status": result.status}
                 for text, result in sent
             ],
         )

@@ -268,7 +268,10 @@ def _error(status: int, code: int | None, message: str) -> Response:
 
 
 class _Quiet(WSGIRequestHandler):
-    """Twilio's own access log is not ours to keep (and its URLs name texters)."""
+    """Twilio's own access log is not ours to keep (and its URLs name texters). HTTP/1.1, as
+    Twilio's API speaks: a client keeps its connection from one request to the next."""
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass

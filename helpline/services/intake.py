@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import Connection, func, select
-from sqlalchemy import literal as sa_literal
+from sqlalchemy import BigInteger, Connection, bindparam, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from helpline import vault
 from helpline.db import insert_ignoring_conflicts, is_postgresql
@@ -94,25 +94,49 @@ def store(db: Session | Connection, inbound: Inbound, now: datetime) -> int:
         "num_media": inbound.num_media,
         "delivery_status": "received",
         "created_at": now,
+        "lock_key": int(inbound.texter_key[:15], 16),
     }
-    table = Message.__table__
-    statement = insert_ignoring_conflicts(db, table, ["sid"])
-    if is_postgresql(db):
-        lock = select(func.pg_advisory_xact_lock(int(inbound.texter_key[:15], 16))).cte(
-            "texter_lock"
-        )
-        lock = lock.prefix_with("MATERIALIZED", dialect="postgresql")
-        values = [sa_literal(value, table.c[name].type) for name, value in row.items()]
-        statement = statement.from_select(list(row), select(*values).select_from(lock))
-    else:
-        statement = statement.values(**row)
-    stored = db.scalar(statement.returning(table.c.id))
+    stored = db.scalar(_store_statement(db), row)
     if stored is not None:
         return int(stored)
     # A redelivery: the row is there already (the only case that costs a second statement).
     message_id = db.scalar(select(Message.id).where(Message.sid == inbound.sid))
     assert message_id is not None
     return message_id
+
+
+_STORED_COLUMNS = (
+    "sid",
+    "direction",
+    "body",
+    "from_address",
+    "to_address",
+    "texter_key",
+    "num_media",
+    "delivery_status",
+    "created_at",
+)
+_store_statements: dict[bool, ReturningInsert[tuple[int]]] = {}
+
+
+def _store_statement(db: Session | Connection) -> ReturningInsert[tuple[int]]:
+    """`store`'s statement, built once for each kind of database: only its parameters change
+    from one text to the next (building it again cost a fifth of the webhook's time)."""
+    postgresql = is_postgresql(db)
+    if postgresql not in _store_statements:
+        table = Message.__table__
+        values = [bindparam(name, type_=table.c[name].type) for name in _STORED_COLUMNS]
+        statement = insert_ignoring_conflicts(db, table, ["sid"])
+        if postgresql:
+            locked = func.pg_advisory_xact_lock(bindparam("lock_key", type_=BigInteger))
+            lock = select(locked).cte("texter_lock").prefix_with("MATERIALIZED")
+            statement = statement.from_select(
+                list(_STORED_COLUMNS), select(*values).select_from(lock)
+            )
+        else:
+            statement = statement.values(dict(zip(_STORED_COLUMNS, values, strict=True)))
+        _store_statements[postgresql] = statement.returning(table.c.id)
+    return _store_statements[postgresql]
 
 
 def store_missing(session: Session, received: list[Inbound], now: datetime) -> list[int]:

@@ -41,6 +41,9 @@ RECONCILED_MARK = "helpline:reconciled_inbound_since"
 # A text a job has just made goes to Twilio from that job when its sender's next moment is at
 # most this far off; a later one goes on the outbound queue (where a job waits for it).
 INLINE_WAIT_S = 0.05
+# A job sends the texts it made for this long at most; the rest go on the outbound queue, where
+# every worker takes a share: when Twilio answers slowly, one job does not send them one by one.
+INLINE_BUDGET_S = 0.25
 
 
 def process_inbound(message_id: int) -> None:
@@ -98,7 +101,7 @@ def send_text(message_id: int) -> None:
     """Hand one pending text to Twilio, once, at its sender's pace; raise on a passing failure
     so RQ retries it (backing off with jitter)."""
     stopped = _send([message_id], pacing.MAX_WAIT_S)
-    if stopped is not None and stopped.transient:
+    if stopped is not None and stopped.transient and stopped.error is not None:
         raise stopped.error
 
 
@@ -106,14 +109,15 @@ def send_made(message_ids: list[int]) -> None:
     """Hand the texts this job has just made to Twilio from this job, not a job each: RQ's
     own work for a job cost more than the send.
 
-    A text its sender's pace holds back goes on the outbound queue as its own job. After a
-    failure (Twilio refusing for a passing reason, or not answering), the failed text is
-    retried later by a job of its own, or reconciled, and the rest go on the queue: a job
-    that makes texts never waits on more than one of Twilio's timeouts.
+    A text its sender's pace holds back goes on the outbound queue as its own job, and so do
+    the texts still unsent after INLINE_BUDGET_S (Twilio answering slowly). After a failure
+    (Twilio refusing for a passing reason, or not answering), the failed text is retried
+    later by a job of its own, or reconciled, and the rest go on the queue: a job that makes
+    texts never waits on more than one of Twilio's timeouts.
     """
     redis = runtime.redis()
     try:
-        stopped = _send(message_ids, INLINE_WAIT_S)
+        stopped = _send(message_ids, INLINE_WAIT_S, time.monotonic() + INLINE_BUDGET_S)
     except Exception as exc:
         # The database or Redis failed around the sends: whatever is still unclaimed goes
         # out from a job of its own (a claimed text is the sweep's to reconcile).
@@ -124,10 +128,10 @@ def send_made(message_ids: list[int]) -> None:
         return
     if stopped is None:
         return
-    if stopped.transient:
-        log.warning("text %s: %s; retried later", stopped.message_id, stopped.error)
-        queues.retry_send(redis, stopped.message_id)
-    queues.send_texts(redis, stopped.rest)
+    if stopped.failed is not None and stopped.transient:
+        log.warning("text %s: %s; retried later", stopped.failed, stopped.error)
+        queues.retry_send(redis, stopped.failed)
+    queues.send_texts(redis, stopped.rest)  # every worker can take a share of them
 
 
 # What Twilio answered for a text.
@@ -136,20 +140,24 @@ Answer = tuple[OutboundText, outbound.Sent | outbound.Refused]
 
 @dataclass(frozen=True)
 class Stopped:
-    """A run of sends that stopped at a text Twilio failed."""
+    """A run of sends that ended before its last text: at a text Twilio failed, or when the
+    run's time was up."""
 
-    message_id: int
-    transient: bool  # it may simply be tried again; otherwise it may have gone (reconciled)
-    error: Exception
     rest: list[int]  # the texts after it: not tried (nor claimed)
+    failed: int | None = None  # the text Twilio failed
+    transient: bool = False  # it may simply be tried again; otherwise it may have gone
+    error: Exception | None = None
 
 
-def _send(message_ids: list[int], patience_s: float) -> Stopped | None:
+def _send(
+    message_ids: list[int], patience_s: float, deadline: float | None = None
+) -> Stopped | None:
     """Send these texts in order, each at its sender's pace (one whose moment is more than
     `patience_s` away goes back on the queue for it). One transaction a text records what
     Twilio answered for the one before and claims this one: a worker that dies leaves at
     most one text claimed whose outcome it never heard. Stops at the first text Twilio
-    fails; that one is unclaimed again, unless its outcome is unknown (it is reconciled)."""
+    fails; that one is unclaimed again, unless its outcome is unknown (it is reconciled).
+    Past `deadline` (time.monotonic()) it stops before the next text."""
     settings = runtime.settings()
     with runtime.transaction() as session:
         turns = _turns(session, message_ids, settings, patience_s)
@@ -160,6 +168,8 @@ def _send(message_ids: list[int], patience_s: float) -> Stopped | None:
     attempts: Counter[str] = Counter()  # counted once, when the run ends
     try:
         for done, message_id in enumerate(order):
+            if done and deadline is not None and time.monotonic() > deadline:
+                return Stopped(order[done:])
             if done:
                 with runtime.transaction() as session:
                     _record(session, answer, attempts)
@@ -177,14 +187,14 @@ def _send(message_ids: list[int], patience_s: float) -> Stopped | None:
             except twilio_rest.TransientSendError as exc:
                 claimed = text  # Twilio never took it
                 attempts["retry"] += 1
-                return Stopped(message_id, True, exc, order[done + 1 :])
+                return Stopped(order[done + 1 :], message_id, True, exc)
             except twilio_rest.SendOutcomeUnknown as exc:
                 log.warning(
                     "text %s: no answer from Twilio; reconciling before any resend", message_id
                 )
                 attempts["unknown"] += 1
                 queues.reconcile_send(runtime.redis(), message_id, delay_s=RECONCILE_AFTER_S)
-                return Stopped(message_id, False, exc, order[done + 1 :])
+                return Stopped(order[done + 1 :], message_id, False, exc)
         return None
     finally:
         # However the run ends, Twilio's last answer is kept and a claimed text it never

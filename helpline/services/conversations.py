@@ -162,8 +162,8 @@ def _receive_texts(
         if pending.processed_at is not None:
             continue
         if keywords.is_erase(pending.body) and not texter.opted_out:
-            convo = batch.open_conversation(session, texter)
-            request = erasure.receive(session, texter, pending, convo, now, values)
+            open_now = batch.open_conversation(session, texter)
+            request = erasure.receive(session, texter, pending, open_now, now, values)
             batch.open.pop(texter.id, None)  # looked up again if needed
             found.texts.extend(request.texts)
             if request.erased:  # every later text of theirs went with them

@@ -242,3 +242,29 @@ def test_a_send_of_unknown_outcome_in_a_run_is_reconciled_and_the_rest_queued(
     helpline.run_jobs(retries=True)
     assert {t: len(helpline.twilio.to(t)) - before[t] for t in texters} == dict.fromkeys(texters, 1)
     assert all(m.sid is not None for m in outbound(helpline))
+
+
+def test_when_twilio_answers_slowly_a_job_hands_the_texts_it_made_to_the_queue(
+    helpline: Helpline,
+) -> None:
+    """Twilio takes longer than a job's time for sending: the routing pass sends the first
+    of its three greetings itself and puts the other two on the outbound queue, where every
+    worker can take one."""
+    from redis import Redis
+
+    from workers import jobs
+
+    texters = ["+15550203016", "+15550203017", "+15550203018"]
+    for texter in texters:
+        helpline.text_in("hi", from_=texter)
+    helpline.run_jobs()  # nobody on shift: all three wait
+    before = len(helpline.twilio.sent)
+    helpline.supporter(max_conversations=3)
+    helpline.twilio.latency_s = jobs.INLINE_BUDGET_S + 0.05
+    jobs.route_queue()
+    assert len(helpline.twilio.sent) == before + 1
+    outbound_queue = queues.queue(queues.OUTBOUND, Redis.from_url(helpline.settings.redis_url))
+    assert len(outbound_queue.job_ids) == 2
+    helpline.run_jobs()
+    assert all(m.sid is not None for m in outbound(helpline))
+    assert len(helpline.twilio.sent) == before + 3

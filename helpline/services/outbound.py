@@ -151,14 +151,17 @@ def claim_sends(session: Session, message_ids: list[int], now: datetime) -> list
         )
         .execution_options(synchronize_session=False)
     ).all()
-    cancelled = [row.id for row in claimed if row[-1]]
+    cancelled = [row for row in claimed if row[-1]]
     if cancelled:
         session.execute(
             update(Message)
-            .where(Message.id.in_(cancelled))
+            .where(Message.id.in_([row.id for row in cancelled]))
             .values(delivery_status="canceled", error_code=21610)
             .execution_options(synchronize_session=False)
         )
+        for row in cancelled:  # its holder sees it will not go
+            if row.conversation_id is not None:
+                notices.touched(session, row.conversation_id)
     found = {row.id: OutboundText(*row[:-1]) for row in claimed if not row[-1]}
     return [found[i] for i in message_ids if i in found]
 

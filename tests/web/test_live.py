@@ -13,7 +13,7 @@ from redis import Redis
 from sqlalchemy import select, update
 
 from helpline.live import feed, notices
-from helpline.models import Conversation, Message, Shift, User, utcnow
+from helpline.models import Conversation, Message, Shift, Texter, User, utcnow
 from tests.processes import free_port
 from tests.support import Helpline
 from tests.web.conftest import post_form, sign_in
@@ -132,6 +132,25 @@ def test_a_reply_handed_to_twilio_tells_the_supporter_holding_the_conversation(
     forget_notices(helpline, sam)
     helpline.run_jobs()
     assert helpline.twilio.to("+15550208105")[-1]["Body"] == "I'm here"
+    assert told(helpline, sam) == [("updated", convo.id)]
+
+
+def test_a_reply_cancelled_by_an_opt_out_tells_the_supporter_holding_the_conversation(
+    helpline: Helpline,
+) -> None:
+    """The texter opted out while the reply waited: the claim cancels it in plain SQL, and
+    its supporter hears, so their inbox shows it will not go."""
+    sam = helpline.supporter()
+    convo = conversation_for(helpline, "+15550208106")
+    sign_in(helpline.client, sam)
+    path = f"/inbox/conversations/{convo.id}"
+    assert post_form(helpline.client, path + "/reply", {"body": "still?"}, path).status_code == 302
+    helpline.look_again()
+    helpline.db.execute(update(Texter).where(Texter.id == convo.texter_id).values(opted_out=True))
+    helpline.db.commit()
+    forget_notices(helpline, sam)
+    helpline.run_jobs()
+    assert helpline.twilio.to("+15550208106")[-1]["Body"] != "still?"
     assert told(helpline, sam) == [("updated", convo.id)]
 
 

@@ -162,26 +162,26 @@ def _send(
     with runtime.transaction() as session:
         turns = _turns(session, message_ids, settings, patience_s)
         order = list(turns)
-        texts = outbound.claim_sends(session, order[:1], utcnow())
+        text = outbound.claim_send(session, order[0], utcnow()) if order else None
     answer: Answer | None = None  # Twilio's, for the text before: recorded with the next claim
     claimed: OutboundText | None = None  # claimed, and not yet handed to Twilio
     attempts: Counter[str] = Counter()  # counted once, when the run ends
     try:
         for done, message_id in enumerate(order):
-            if done and deadline is not None and time.monotonic() > deadline:
-                return Stopped(order[done:])
             if done:
+                if deadline is not None and time.monotonic() > deadline:
+                    return Stopped(order[done:])
                 with runtime.transaction() as session:
                     _record(session, answer, attempts)
-                    texts = outbound.claim_sends(session, [message_id], utcnow())
+                    text = outbound.claim_send(session, message_id, utcnow())
                 answer = None
-            if not texts:
+            if text is None:
                 continue
-            claimed = texts[0]
+            claimed = text
             turn = turns[message_id]
             if turn.slot is not None:
-                time.sleep(pacing.gate(runtime.redis(), claimed.from_, turn.cost_ms, turn.slot))
-            text, claimed = claimed, None
+                time.sleep(pacing.gate(runtime.redis(), text.from_, turn.cost_ms, turn.slot))
+            claimed = None
             try:
                 answer = (text, twilio_rest.send(runtime.twilio(), settings, text))
             except twilio_rest.TransientSendError as exc:
@@ -197,23 +197,28 @@ def _send(
                 return Stopped(order[done + 1 :], message_id, False, exc)
         return None
     finally:
-        # However the run ends, Twilio's last answer is kept and a claimed text it never
-        # saw is let go.
-        if answer is not None or claimed is not None:
-            with runtime.transaction() as session:
-                _record(session, answer, attempts)
-                outbound.release_claims(session, [claimed.message_id] if claimed else [])
-        with runtime.redis().pipeline(transaction=False) as pipe:
-            for result, times in attempts.items():
-                telemetry.count(pipe, telemetry.SEND_ATTEMPTS, by=times, result=result)
-            telemetry.flush(pipe)
+        _end_run(answer, claimed, attempts)
+
+
+def _end_run(answer: Answer | None, claimed: OutboundText | None, attempts: Counter[str]) -> None:
+    """However a run of sends ends, Twilio's last answer is kept, a claimed text it never saw
+    is let go, and the attempts are counted."""
+    if answer is not None or claimed is not None:
+        with runtime.transaction() as session:
+            _record(session, answer, attempts)
+            if claimed is not None:
+                outbound.release_claim(session, claimed.message_id)
+    with runtime.redis().pipeline(transaction=False) as pipe:
+        for result, times in attempts.items():
+            telemetry.count(pipe, telemetry.SEND_ATTEMPTS, by=times, result=result)
+        telemetry.flush(pipe)
 
 
 def _record(session: Session, answer: Answer | None, attempts: Counter[str]) -> None:
     if answer is None:
         return
     text, result = answer
-    outbound.record_outcomes(session, [answer])
+    outbound.record_outcome(session, text, result)
     if isinstance(result, outbound.Refused):
         log.info("text %s refused by Twilio: %s", text.message_id, result.error_code)
         attempts["refused"] += 1
@@ -266,9 +271,9 @@ def reconcile_send(message_id: int) -> None:
         recorded = outbound.recorded_sids(session, [c.sid for c in candidates])
         found = next((c for c in candidates if c.sid not in recorded), None)
         if found is not None:
-            outbound.record_outcomes(session, [(text, found)])
+            outbound.record_outcome(session, text, found)
         else:
-            outbound.release_claims(session, [message_id])
+            outbound.release_claim(session, message_id)
     if found is None:
         queues.send_text(runtime.redis(), message_id, attempt=f"-after-{uuid.uuid4().hex[:8]}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from helpline.live import notices
@@ -120,21 +120,18 @@ def unsent(session: Session, message_ids: list[int]) -> list[OutboundText]:
     return [found[i] for i in message_ids if i in found]
 
 
-def claim_sends(session: Session, message_ids: list[int], now: datetime) -> list[OutboundText]:
-    """Claim pending texts for sending, in the order given; those sent, refused or claimed
-    already are left out.
+def claim_send(session: Session, message_id: int, now: datetime) -> OutboundText | None:
+    """Claim a pending text for sending; None when it was sent, refused or claimed already.
 
-    One statement in the usual case: the claim returns each text and whether its texter has
-    opted out since it was written (those are cancelled instead)."""
-    if not message_ids:
-        return []
+    One statement in the usual case: the claim returns the text and whether its texter has
+    opted out since it was written (then it is cancelled instead, and its holder told)."""
     opted_out = (
         select(Texter.opted_out).where(Texter.address_key == Message.texter_key).scalar_subquery()
     )
     claimed = session.execute(
         update(Message)
         .where(
-            Message.id.in_(message_ids),
+            Message.id == message_id,
             Message.direction == "out",
             Message.delivery_status == "pending",
             Message.sid.is_(None),
@@ -142,7 +139,6 @@ def claim_sends(session: Session, message_ids: list[int], now: datetime) -> list
         )
         .values(send_claimed_at=now)
         .returning(
-            Message.id,
             Message.to_address,
             Message.from_address,
             Message.body,
@@ -150,20 +146,21 @@ def claim_sends(session: Session, message_ids: list[int], now: datetime) -> list
             opted_out,
         )
         .execution_options(synchronize_session=False)
-    ).all()
-    cancelled = [row for row in claimed if row[-1]]
-    if cancelled:
+    ).one_or_none()
+    if claimed is None:
+        return None
+    to, from_, body, conversation_id, is_opted_out = claimed
+    if is_opted_out:
         session.execute(
             update(Message)
-            .where(Message.id.in_([row.id for row in cancelled]))
+            .where(Message.id == message_id)
             .values(delivery_status="canceled", error_code=21610)
             .execution_options(synchronize_session=False)
         )
-        for row in cancelled:  # its holder sees it will not go
-            if row.conversation_id is not None:
-                notices.touched(session, row.conversation_id)
-    found = {row.id: OutboundText(*row[:-1]) for row in claimed if not row[-1]}
-    return [found[i] for i in message_ids if i in found]
+        if conversation_id is not None:  # its holder sees it will not go
+            notices.touched(session, conversation_id)
+        return None
+    return OutboundText(message_id, to, from_, body, conversation_id)
 
 
 def claimed(session: Session, message_id: int) -> tuple[OutboundText, datetime] | None:
@@ -203,38 +200,30 @@ def recorded_sids(session: Session, sids: list[str]) -> set[str]:
     return set(session.scalars(select(Message.sid).where(Message.sid.in_(sids))).all())
 
 
-def release_claims(session: Session, message_ids: list[int]) -> None:
-    """Sends that failed for a passing reason, or were never tried: let the next attempt
-    claim them again."""
-    if message_ids:
-        session.execute(
-            update(Message)
-            .where(Message.id.in_(message_ids))
-            .values(send_claimed_at=None)
-            .execution_options(synchronize_session=False)
-        )
+def release_claim(session: Session, message_id: int) -> None:
+    """A send failed for a passing reason, or was never tried: let the next attempt claim it."""
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(send_claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
-def record_outcomes(session: Session, outcomes: list[tuple[OutboundText, Sent | Refused]]) -> None:
-    """Keep what Twilio answered for each text: one statement for those it took (and a live
-    notice to their conversations' holders), a row each for those it refused."""
-    sent = [(text, result) for text, result in outcomes if isinstance(result, Sent)]
-    if sent:
-        messages = Message.__table__
-        session.execute(
-            update(messages)
-            .where(messages.c.id == bindparam("text_id"))
-            .values(sid=bindparam("text_sid"), delivery_status=bindparam("text_status")),
-            [
-                {"text_id": text.message_id, "text_sid": result.sid, "text_status": result.status}
-                for text, result in sent
-            ],
-        )
-    for text, result in outcomes:
-        if isinstance(result, Refused):
-            record_refused(session, text.message_id, result.error_code)
-        elif text.conversation_id is not None:
-            notices.touched(session, text.conversation_id)
+def record_outcome(session: Session, text: OutboundText, result: Sent | Refused) -> None:
+    """Keep what Twilio answered for the text: its sid and status in one statement, and a live
+    notice to its conversation's holder; or why it was refused."""
+    if isinstance(result, Refused):
+        record_refused(session, text.message_id, result.error_code)
+        return
+    session.execute(
+        update(Message)
+        .where(Message.id == text.message_id)
+        .values(sid=result.sid, delivery_status=result.status)
+        .execution_options(synchronize_session=False)
+    )
+    if text.conversation_id is not None:
+        notices.touched(session, text.conversation_id)
 
 
 def record_refused(session: Session, message_id: int, error_code: int | None) -> None:

@@ -6,14 +6,17 @@ Every difference between SQLite (the embedded default) and PostgreSQL lives here
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
+
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -22,6 +25,12 @@ class Base(DeclarativeBase):
 
 MAX_INTEGER = 2**31 - 1  # ids and counts are `integer` columns: PostgreSQL's is 32 bits
 
+
+# Connections kept open per process, and how many more a burst may open (and close again). A
+# web process serves up to 32 requests at once (helpline.config.DEFAULT_WEB_THREADS): with
+# fewer kept, a busy minute opened and closed a connection for many of its requests, and
+# opening one costs PostgreSQL a new process. The pool opens them only as they are needed.
+POOL = {"pool_size": 16, "max_overflow": 16}
 
 _engines: dict[tuple[str, bool], tuple[int, Engine]] = {}
 
@@ -48,12 +57,10 @@ def _make_engine(url: str, writes: bool) -> Engine:
     # Statement parameters hold texters' numbers and texts: never put them in an error's
     # message, where they would reach a log line or RQ's failed-job record in Redis.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **POOL)
         _configure_sqlite(engine, "BEGIN IMMEDIATE" if writes else "BEGIN")
         return engine
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
-    )
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **POOL)
 
 
 def _configure_sqlite(engine: Engine, begin: str) -> None:
@@ -79,11 +86,38 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
 
 
 def autocommit_engine(url: str) -> Engine | None:
-    """On PostgreSQL, the engine's pool with each statement its own transaction; None on
-    SQLite, whose writers take the write lock in a transaction of their own."""
+    """On PostgreSQL, an engine whose statements are each their own transaction, for the
+    inbound webhook's one idempotent insert; None on SQLite, whose writers take the write
+    lock in a transaction of their own.
+
+    Its pool does not ping a connection before lending it (the ping doubled the webhook's
+    round trips to the database): a statement that finds its connection dead raises with
+    `connection_invalidated` set, the pool drops its connections, and the caller runs the
+    statement again (`retrying_once`).
+    """
     if url.startswith("sqlite"):
         return None
-    return get_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    key = (url, "autocommit")
+    cached = _autocommit_engines.get(key)
+    if cached and cached[0] == os.getpid():
+        return cached[1]
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", hide_parameters=True, **POOL)
+    _autocommit_engines[key] = (os.getpid(), engine)
+    return engine
+
+
+_autocommit_engines: dict[tuple[str, str], tuple[int, Engine]] = {}
+
+
+def retrying_once(work: Callable[[], T]) -> T:
+    """`work()`, run a second time when the first found its pooled connection dead (the
+    database restarted since it was opened). Only for work that may safely run twice."""
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return work()
 
 
 def session_factory(url: str, writes: bool = True) -> sessionmaker[Session]:

@@ -10,7 +10,8 @@ from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
-from helpline import telemetry, throttle, web
+from helpline import metrics, telemetry, throttle, web
+from helpline.db import retrying_once
 from helpline.services import intake, outbound
 from workers import queues
 
@@ -74,7 +75,10 @@ def inbound_message() -> Response:
     except OperationalError:
         log.exception("database unavailable; asking Twilio to retry")
         return Response("database unavailable\n", 503, mimetype="text/plain")
-    queues.inbound_stored(web.redis(), message_id, inbound.texter_key)
+    redis = web.redis()
+    with_metrics = redis.pipeline(transaction=False)
+    metrics.record_webhook(with_metrics, 200)
+    queues.inbound_stored(redis, message_id, inbound.texter_key, with_metrics)
     return Response(EMPTY_TWIML, 200, mimetype="text/xml")
 
 
@@ -82,8 +86,14 @@ def _store(inbound: intake.Inbound) -> int:
     """Store the text durably (committed) before anything else."""
     engine = web.resources().autocommit
     if engine is not None:  # PostgreSQL: the one statement is its own transaction
-        with engine.connect() as connection:
-            return intake.store(connection, inbound, web.now())
+
+        def store() -> int:
+            with engine.connect() as connection:
+                return intake.store(connection, inbound, web.now())
+
+        return retrying_once(store)  # the store is idempotent: a MessageSid is stored once
+    # SQLite: the request's session, which may hold the write lock already (a signed-in
+    # user's lookup): a connection of its own would wait on it.
     session = web.db()
     message_id = intake.store(session, inbound, web.now())
     session.commit()

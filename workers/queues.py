@@ -118,15 +118,22 @@ def _take_lease(redis: Redis | Pipeline, shard: int) -> object:
     return redis.set(drain_lease(shard), "1", nx=True, ex=DRAIN_LEASE_S)
 
 
-def inbound_stored(connection: Redis, message_id: int, texter_key: str) -> bool:
+def inbound_stored(
+    connection: Redis, message_id: int, texter_key: str, pipe: Pipeline | None = None
+) -> bool:
     """Hand a stored inbound text to the workers; False (logged) when Redis is unreachable
-    (the text is stored: the sweep finds it)."""
+    (the text is stored: the sweep finds it). `pipe` may hold commands of the caller's to
+    send in the same round trip (the webhook's metrics); their errors are not this text's."""
     shard = shard_of(texter_key)
+    pipe = pipe if pipe is not None else connection.pipeline(transaction=False)
     try:
-        with connection.pipeline(transaction=False) as pipe:
+        with pipe:
             pipe.rpush(inbound_list(shard), message_id)
             _take_lease(pipe, shard)
-            _, lease_taken = pipe.execute()
+            *_, pushed, lease_taken = pipe.execute(raise_on_error=False)
+        for answer in (pushed, lease_taken):
+            if isinstance(answer, Exception):
+                raise answer
     except RedisError as exc:
         log.warning("could not queue text %s (%s); the sweep will re-queue it", message_id, exc)
         return False

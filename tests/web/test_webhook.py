@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from helpline.models import Message
 from tests.support import Helpline, message_sid
@@ -157,3 +158,22 @@ def test_database_down_answers_503_so_twilio_retries(helpline: Helpline) -> None
     helpline.client = create_app(broken, TESTING=True).test_client()
     answer = helpline.text_in("are you there")
     assert answer.status_code == 503
+
+
+@pytest.mark.postgres
+def test_a_connection_the_database_closed_costs_no_text(helpline: Helpline) -> None:
+    """The webhook's pool lends connections unchecked: one the database has closed since (a
+    restart, a failover) fails its statement, which runs again on a fresh connection."""
+    assert helpline.text_in("first").status_code == 200
+    engine = helpline.app.extensions["helpline"].autocommit
+    with engine.connect() as pooled:  # the connection the webhook used, back in the pool
+        backend = pooled.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    helpline.db.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    helpline.db.commit()
+    answer = helpline.text_in("second")
+    assert answer.status_code == 200
+    helpline.look_again()
+    assert helpline.db.scalars(select(Message.body).order_by(Message.id)).all() == [
+        "first",
+        "second",
+    ]

@@ -6,13 +6,14 @@ Every difference between SQLite (the embedded default) and PostgreSQL lives here
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 
@@ -32,7 +33,11 @@ MAX_INTEGER = 2**31 - 1  # ids and counts are `integer` columns: PostgreSQL's is
 # opening one costs PostgreSQL a new process. The pool opens them only as they are needed.
 POOL = {"pool_size": 16, "max_overflow": 16}
 
-_engines: dict[tuple[str, bool], tuple[int, Engine]] = {}
+# A connection that has sat unused in the pool this long is pinged (one round trip) before it
+# is lent; one back from use more recently is lent as it is.
+PING_AFTER_IDLE_S = 1.0
+
+_engines: dict[tuple[str, str], tuple[int, Engine]] = {}
 
 
 def get_engine(url: str, writes: bool = True) -> Engine:
@@ -41,26 +46,57 @@ def get_engine(url: str, writes: bool = True) -> Engine:
     `writes=False` is for read-only work (GET requests, tests' looking around): on SQLite its
     transactions do not take the write lock. PostgreSQL needs no such distinction.
     """
-    if not url.startswith("sqlite"):
-        writes = True
-    key = (url, writes)
+    return _engine(url, "reads" if url.startswith("sqlite") and not writes else "writes")
+
+
+def _engine(url: str, kind: str) -> Engine:
+    key = (url, kind)
     pid = os.getpid()
     cached = _engines.get(key)
     if cached and cached[0] == pid:
         return cached[1]
-    engine = _make_engine(url, writes)
+    engine = _make_engine(url, kind)
     _engines[key] = (pid, engine)
     return engine
 
 
-def _make_engine(url: str, writes: bool) -> Engine:
+def _make_engine(url: str, kind: str) -> Engine:
     # Statement parameters hold texters' numbers and texts: never put them in an error's
     # message, where they would reach a log line or RQ's failed-job record in Redis.
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **POOL)
-        _configure_sqlite(engine, "BEGIN IMMEDIATE" if writes else "BEGIN")
+        _configure_sqlite(engine, "BEGIN" if kind == "reads" else "BEGIN IMMEDIATE")
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **POOL)
+    options = {"isolation_level": "AUTOCOMMIT"} if kind == "autocommit" else {}
+    engine = create_engine(url, hide_parameters=True, **POOL, **options)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a connection before lending it only when it has sat unused for a while.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip for every request and
+    every job's transaction, most of them on a connection used a moment before. A connection
+    the database closed less than PING_AFTER_IDLE_S after its last use (a restart, a
+    failover) fails its statement instead; SQLAlchemy then drops every connection the pool
+    holds, so only the work already under way fails (a job is retried, the webhook's store
+    runs again: `retrying_once`).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_S:
+            return  # a new connection, or one used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("connection closed while it sat in the pool") from exc
 
 
 def _configure_sqlite(engine: Engine, begin: str) -> None:
@@ -88,25 +124,8 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
 def autocommit_engine(url: str) -> Engine | None:
     """On PostgreSQL, an engine whose statements are each their own transaction, for the
     inbound webhook's one idempotent insert; None on SQLite, whose writers take the write
-    lock in a transaction of their own.
-
-    Its pool does not ping a connection before lending it (the ping doubled the webhook's
-    round trips to the database): a statement that finds its connection dead raises with
-    `connection_invalidated` set, the pool drops its connections, and the caller runs the
-    statement again (`retrying_once`).
-    """
-    if url.startswith("sqlite"):
-        return None
-    key = (url, "autocommit")
-    cached = _autocommit_engines.get(key)
-    if cached and cached[0] == os.getpid():
-        return cached[1]
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", hide_parameters=True, **POOL)
-    _autocommit_engines[key] = (os.getpid(), engine)
-    return engine
-
-
-_autocommit_engines: dict[tuple[str, str], tuple[int, Engine]] = {}
+    lock in a transaction of their own."""
+    return None if url.startswith("sqlite") else _engine(url, "autocommit")
 
 
 def retrying_once(work: Callable[[], T]) -> T:

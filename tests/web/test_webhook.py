@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
+from helpline import db
 from helpline.models import Message
 from tests.support import Helpline, message_sid
 
@@ -161,9 +162,12 @@ def test_database_down_answers_503_so_twilio_retries(helpline: Helpline) -> None
 
 
 @pytest.mark.postgres
-def test_a_connection_the_database_closed_costs_no_text(helpline: Helpline) -> None:
-    """The webhook's pool lends connections unchecked: one the database has closed since (a
-    restart, a failover) fails its statement, which runs again on a fresh connection."""
+def test_a_connection_the_database_closed_costs_no_text(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection used a moment ago is lent unchecked: one the database has closed since (a
+    restart, a failover) fails the store's statement, which runs again on a fresh one."""
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 3600.0)
     assert helpline.text_in("first").status_code == 200
     engine = helpline.app.extensions["helpline"].autocommit
     with engine.connect() as pooled:  # the connection the webhook used, back in the pool

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from redis import Redis
@@ -124,14 +124,21 @@ return {slot, now, 0}
 
 
 def reserve(
-    redis: Redis, sender: str, message_id: int, cost_ms: int, patience_s: float = MAX_WAIT_S
-) -> Slot:
-    """The moment this text is planned to go from `sender`, shared by every worker; `near`
-    when a new moment is at most `patience_s` off (the caller waits for it and sends)."""
-    keys = [f"helpline:pace:{{{sender}}}:next", f"helpline:pace:{{{sender}}}:text:{message_id}"]
+    redis: Redis, texts: Sequence[tuple[str, int, int]], patience_s: float = MAX_WAIT_S
+) -> list[Slot]:
+    """For each (sender, message id, cost in ms), in order, the moment the text is planned to
+    go from its sender, shared by every worker; `near` when a new moment is at most
+    `patience_s` off (the caller waits for it and sends). One round trip for them all."""
     limits = (int(patience_s * 1000), int(HELD_MAX_WAIT_S * 1000))
-    at_ms, now_ms, near = redis.eval(_RESERVE, 2, *keys, cost_ms, *limits)
-    return Slot(int(at_ms), int(now_ms), bool(near))
+    with redis.pipeline(transaction=False) as pipe:
+        for sender, message_id, cost_ms in texts:
+            keys = (
+                f"helpline:pace:{{{sender}}}:next",
+                f"helpline:pace:{{{sender}}}:text:{message_id}",
+            )
+            pipe.eval(_RESERVE, 2, *keys, cost_ms, *limits)
+        answers = pipe.execute()
+    return [Slot(int(at_ms), int(now_ms), bool(near)) for at_ms, now_ms, near in answers]
 
 
 # KEYS[1]: the earliest moment the sender's next text may actually go. ARGV[1]: this text's cost

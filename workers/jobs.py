@@ -43,7 +43,10 @@ RECONCILED_MARK = "helpline:reconciled_inbound_since"
 INLINE_WAIT_S = 0.05
 # A job sends the texts it made for this long at most; the rest go on the outbound queue, where
 # every worker takes a share: when Twilio answers slowly, one job does not send them one by one.
+# They go as many to a job as this one sent in its time (one when Twilio is slow), at most
+# SPILL_PER_JOB.
 INLINE_BUDGET_S = 0.25
+SPILL_PER_JOB = 10
 
 
 def process_inbound(message_id: int) -> None:
@@ -131,7 +134,8 @@ def send_made(message_ids: list[int]) -> None:
     if stopped.failed is not None and stopped.transient:
         log.warning("text %s: %s; retried later", stopped.failed, stopped.error)
         queues.retry_send(redis, stopped.failed)
-    queues.send_texts(redis, stopped.rest)  # every worker can take a share of them
+    # every worker can take a share of them
+    queues.send_texts(redis, stopped.rest, per_job=min(max(stopped.sent, 1), SPILL_PER_JOB))
 
 
 # What Twilio answered for a text.
@@ -147,6 +151,7 @@ class Stopped:
     failed: int | None = None  # the text Twilio failed
     transient: bool = False  # it may simply be tried again; otherwise it may have gone
     error: Exception | None = None
+    sent: int = 0  # how many went before it stopped
 
 
 def _send(
@@ -170,7 +175,7 @@ def _send(
         for done, message_id in enumerate(order):
             if done:
                 if deadline is not None and time.monotonic() > deadline:
-                    return Stopped(order[done:])
+                    return Stopped(order[done:], sent=done)
                 with runtime.transaction() as session:
                     _record(session, answer, attempts)
                     text = outbound.claim_send(session, message_id, utcnow())
@@ -243,9 +248,11 @@ def _turns(
         return dict.fromkeys(message_ids, Turn())
     redis = runtime.redis()
     turns = {}
-    for text in outbound.unsent(session, message_ids):
-        cost_ms = pacing.send_cost_ms(text.from_, text.body, settings.send_rates)
-        slot = pacing.reserve(redis, text.from_, text.message_id, cost_ms, patience_s)
+    texts = outbound.unsent(session, message_ids)
+    costs = [pacing.send_cost_ms(t.from_, t.body, settings.send_rates) for t in texts]
+    planned = [(t.from_, t.message_id, cost) for t, cost in zip(texts, costs, strict=True)]
+    slots = pacing.reserve(redis, planned, patience_s) if planned else []
+    for text, cost_ms, slot in zip(texts, costs, slots, strict=True):
         if slot.near:
             turns[text.message_id] = Turn(cost_ms, slot)
             continue

@@ -256,9 +256,23 @@ def retry_send(connection: Redis, message_id: int) -> bool:
     return send_text_at(connection, message_id, at_ms, first, Retry(len(rest), rest))
 
 
-def send_texts(connection: Redis, message_ids: list[int]) -> None:
-    for message_id in message_ids:
-        send_text(connection, message_id)
+def send_texts(connection: Redis, message_ids: list[int], per_job: int = 1) -> None:
+    """Texts made and not yet sent, on the outbound queue `per_job` to a job (each job sends
+    its texts as the job that made them would: `workers.jobs.send_made`). One a job is the
+    most workers in parallel (Twilio answering slowly); more is less of RQ's own work (about
+    57 Redis commands a job) when it answers quickly."""
+    if per_job <= 1:
+        for message_id in message_ids:
+            send_text(connection, message_id)
+        return
+    for start in range(0, len(message_ids), per_job):
+        chunk = message_ids[start : start + per_job]
+        job_id = f"sends-{chunk[0]}-{uuid.uuid4().hex[:8]}"
+        if not _enqueue(
+            connection, OUTBOUND, "workers.jobs.send_made", job_id, send_retry(), chunk
+        ):
+            for message_id in chunk:  # one a job, or the sweep's when Redis does not answer
+                send_text(connection, message_id)
 
 
 def reconcile_send(connection: Redis, message_id: int, delay_s: int = 0, attempt: str = "") -> bool:

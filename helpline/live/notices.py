@@ -114,6 +114,18 @@ def touched(session: Session, conversation_id: int, kind: str = "updated") -> No
         session.info.setdefault(_CHANGES, Changes()).touch(conversation_id, kind)
 
 
+def told(
+    session: Session, conversation_id: int, holders: Iterable[int | None], kind: str = "updated"
+) -> None:
+    """As `touched`, when the caller read the conversation's holders with its change: they
+    hear of it at the commit, with no query to find them."""
+    if _REDIS in session.info:
+        changes = session.info.setdefault(_CHANGES, Changes())
+        for user_id in set(holders) - {None}:
+            assert user_id is not None
+            changes.tell(user_id, conversation_id, kind)
+
+
 def _collect(session: Session, _flush_context: Any) -> None:
     if _REDIS in session.info:
         _collect_changes(session, session.info.setdefault(_CHANGES, Changes()))

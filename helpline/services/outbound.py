@@ -210,20 +210,28 @@ def release_claim(session: Session, message_id: int) -> None:
     )
 
 
+# Who holds an outbound text's conversation, read as its outcome is written: they are told.
+_HOLDERS = [
+    select(column).where(Conversation.id == Message.conversation_id).scalar_subquery()
+    for column in (Conversation.supporter_id, Conversation.offered_to_id)
+]
+
+
 def record_outcome(session: Session, text: OutboundText, result: Sent | Refused) -> None:
     """Keep what Twilio answered for the text: its sid and status in one statement, and a live
     notice to its conversation's holder; or why it was refused."""
     if isinstance(result, Refused):
         record_refused(session, text.message_id, result.error_code)
         return
-    session.execute(
+    holders = session.execute(
         update(Message)
         .where(Message.id == text.message_id)
         .values(sid=result.sid, delivery_status=result.status)
+        .returning(*_HOLDERS)
         .execution_options(synchronize_session=False)
-    )
-    if text.conversation_id is not None:
-        notices.touched(session, text.conversation_id)
+    ).one_or_none()
+    if text.conversation_id is not None and holders is not None:
+        notices.told(session, text.conversation_id, holders)
 
 
 def record_refused(session: Session, message_id: int, error_code: int | None) -> None:

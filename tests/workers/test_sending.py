@@ -248,8 +248,8 @@ def test_when_twilio_answers_slowly_a_job_hands_the_texts_it_made_to_the_queue(
     helpline: Helpline,
 ) -> None:
     """Twilio takes longer than a job's time for sending: the routing pass sends the first
-    of its three greetings itself and puts the other two on the outbound queue, where every
-    worker can take one."""
+    of its three greetings itself and puts the other two on the outbound queue, a job each
+    (as many as it sent in its time), so that every worker can take one."""
     from redis import Redis
 
     from workers import jobs
@@ -268,3 +268,31 @@ def test_when_twilio_answers_slowly_a_job_hands_the_texts_it_made_to_the_queue(
     helpline.run_jobs()
     assert all(m.sid is not None for m in outbound(helpline))
     assert len(helpline.twilio.sent) == before + 3
+
+
+def test_texts_left_when_twilio_answers_quickly_go_several_to_a_job(helpline: Helpline) -> None:
+    """A run that sent several texts in its time leaves the rest in jobs of that many: fewer
+    of RQ's jobs, each still sending at its own pace."""
+    from redis import Redis
+
+    from workers import jobs
+
+    texters = [f"+155502031{n:02d}" for n in range(7)]
+    for texter in texters:
+        helpline.text_in("hi", from_=texter)
+    helpline.run_jobs()  # nobody on shift: all wait
+    before = len(helpline.twilio.sent)
+    helpline.supporter(max_conversations=7)
+    helpline.twilio.latency_s = jobs.INLINE_BUDGET_S / 3  # about three sends in its time
+    jobs.route_queue()
+    helpline.twilio.latency_s = 0
+    sent_inline = len(helpline.twilio.sent) - before
+    outbound_queue = queues.queue(queues.OUTBOUND, Redis.from_url(helpline.settings.redis_url))
+    waiting = outbound_queue.get_jobs()
+    assert 2 <= sent_inline < 7
+    assert all(job.func_name == "workers.jobs.send_made" for job in waiting)
+    assert [len(job.args[0]) for job in waiting][:-1] == [sent_inline] * (len(waiting) - 1)
+    assert sum(len(job.args[0]) for job in waiting) == 7 - sent_inline
+    helpline.run_jobs()
+    assert len(helpline.twilio.sent) == before + 7
+    assert all(m.sid is not None for m in outbound(helpline))

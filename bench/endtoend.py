@@ -81,12 +81,8 @@ def step(
     texts = load.write_requests(stack.run_dir / f"e2e-{rate}.txt", stack.settings, count)
     replier = Replier(stack, tokens, started, per_second=max(2.0, rate / 5))
     replier.start()
-    answers = load.send(
-        stack.settings.public_url + "/twilio/messages",
-        texts,
-        CONNECTIONS,
-        sizes.seconds,
-        1000 * CONNECTIONS / rate,
+    answers = load.open_loop(
+        stack.settings.public_url + "/twilio/messages", texts, rate, sizes.seconds, CONNECTIONS
     )
     replier.stop()
     drained = drain(stack, started, sizes.drain_s)

@@ -64,6 +64,13 @@ def webhook_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+def _offered(step: dict[str, Any]) -> str:
+    """The rate the generator offered, and for an open loop how late its sends started."""
+    offered = f"offered {step['offered']:.0f}"
+    late = step["webhook"].get("late_p99_ms")
+    return offered if late is None else f"{offered}, sends late p99 {late:.0f} ms"
+
+
 def e2e_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:
     noop = part["noop"]["to_running"]
     keys = ("p50_ms", "p95_ms", "p99_ms")
@@ -84,7 +91,7 @@ def e2e_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:
         rows.append(
             (
                 "2 end to end",
-                f"{step['rate']} texts/s (offered {step['offered']:.0f}): received -> assigned",
+                f"{step['rate']} texts/s ({_offered(step)}): received -> assigned",
                 f"p50/p95/p99 {_lat(assigned, keys)} ({assigned['p50_ms'] / floor:.0f}x no-op)"
                 + missing,
                 "p95 < 50 ms" if target_applies else "",

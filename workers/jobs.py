@@ -45,7 +45,7 @@ INLINE_WAIT_S = 0.05
 # every worker takes a share: when Twilio answers slowly, one job does not send them one by one.
 # They go as many to a job as this one sent in its time (one when Twilio is slow), at most
 # SPILL_PER_JOB.
-INLINE_BUDGET_S = 0.25
+INLINE_BUDGET_S = 0.1
 SPILL_PER_JOB = 10
 
 

@@ -98,7 +98,7 @@ DRAIN_BATCH = 50
 # sends it. A drain that died with the lease held stops blocking its shard after
 # DRAIN_LEASE_S, and the tick restarts the drain of any shard left with texts and no lease.
 DRAIN_LEASE_S = 30
-DRAIN_BUDGET_S = 0.5
+DRAIN_BUDGET_S = 0.1
 
 
 def inbound_list(shard: int) -> str:

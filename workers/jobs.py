@@ -58,7 +58,8 @@ def process_inbound(message_id: int) -> None:
 
 def drain_inbound(shard: int) -> None:
     """Process the texts waiting on one shard's list, a batch per transaction, until it is
-    empty or the drain's time is up (then a fresh job takes over, keeping the lease).
+    empty or the drain's time is up with texts still waiting (then a fresh job takes over,
+    keeping the lease).
 
     A batch that fails goes on text by text, each a job of its own with its retries, so one
     text that cannot be processed holds up no other; when the database cannot be reached the
@@ -80,9 +81,12 @@ def drain_inbound(shard: int) -> None:
                 queues.process_inbound(redis, message_id, attempt="-alone")
             continue
         send_made(texts)
-        if time.monotonic() - began > queues.DRAIN_BUDGET_S:
+        if time.monotonic() - began > queues.DRAIN_BUDGET_S and redis.llen(
+            queues.inbound_list(shard)
+        ):
             queues.drain(redis, shard)  # the lease goes with it
             return
+        # an empty list ends the drain at the next take, which gives the lease up
 
 
 def route_queue() -> None:

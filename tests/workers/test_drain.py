@@ -126,6 +126,21 @@ def test_the_tick_restarts_a_shard_whose_drain_died(helpline: Helpline) -> None:
     assert len(helpline.twilio.to(number)) == 1
 
 
+def test_a_drain_past_its_time_with_nothing_left_asks_for_no_other(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queues, "DRAIN_BUDGET_S", 0)
+    helpline.supporter()
+    helpline.text_in("hi", from_="+15550209501")
+    assert len(inbound_jobs(helpline)) == 1
+    helpline.run_jobs()
+    redis = Redis.from_url(helpline.settings.redis_url)
+    finished = queues.queue(queues.INBOUND, redis).finished_job_registry.get_job_ids()
+    assert len([j for j in finished if j.startswith("drain-")]) == 1
+    assert len(helpline.twilio.to("+15550209501")) == 1
+    assert not redis.exists(queues.drain_lease(queues.shard_of(vault.index("+15550209501"))))
+
+
 def test_a_long_drain_hands_over_to_a_fresh_job(
     helpline: Helpline, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -67,8 +67,12 @@ def webhook_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:
 def _offered(step: dict[str, Any]) -> str:
     """The rate the generator offered, and for an open loop how late its sends started."""
     offered = f"offered {step['offered']:.0f}"
-    late = step["webhook"].get("late_p99_ms")
-    return offered if late is None else f"{offered}, sends late p99 {late:.0f} ms"
+    late, cpu = step["webhook"].get("late_p99_ms"), step["webhook"].get("cpu_ms_per_request")
+    if late is None:
+        return offered
+    errors = step["webhook"].get("errors") or 0
+    failed = f", {errors} webhook errors" if errors else ""
+    return f"{offered}, sends late p99 {late:.0f} ms, generator {cpu} ms CPU a text{failed}"
 
 
 def e2e_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, abort, request
@@ -94,10 +95,16 @@ def _store(inbound: intake.Inbound) -> int:
         return retrying_once(store)  # the store is idempotent: a MessageSid is stored once
     # SQLite: the request's session, which may hold the write lock already (a signed-in
     # user's lookup): a connection of its own would wait on it.
-    session = web.db()
-    message_id = intake.store(session, inbound, web.now())
-    session.commit()
+    with _sqlite_stores:
+        session = web.db()
+        message_id = intake.store(session, inbound, web.now())
+        session.commit()
     return message_id
+
+
+# SQLite lets one writer in at a time; its other writers wait in a loop of sleeps and retries
+# (busy_timeout). A process's webhooks queue here for their turn instead.
+_sqlite_stores = threading.Lock()
 
 
 @bp.post("/status")

@@ -142,18 +142,11 @@ def python_load(
                 return
             if mean_delay_ms:
                 time.sleep(_exponential(mean_delay_ms) / 1000)
-            signature, body = line.split(" ", 1)
-            headers = {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": signature,
-            }
             started = time.monotonic()
-            client.request("POST", parts.path, body=body, headers=headers)
-            status = client.getresponse()
-            status.read()
+            failed = not _post(client, parts.path, line)
             with lock:
                 latencies.append(time.monotonic() - started)
-                errors[0] += status.status >= 300
+                errors[0] += failed
 
     began = time.monotonic()
     threads = [threading.Thread(target=connection, args=(i,)) for i in range(connections)]
@@ -162,6 +155,27 @@ def python_load(
     for thread in threads:
         thread.join()
     return summarize("python", latencies, time.monotonic() - began, errors[0])
+
+
+def _post(client: http.client.HTTPConnection, path: str, line: str) -> bool:
+    """POST one line of a requests file ("<signature> <form>"); whether it was answered with
+    a 2xx. A connection idle longer than gunicorn's keep-alive was closed by the server: the
+    request goes again on a new one (the webhook stores a MessageSid once)."""
+    signature, body = line.split(" ", 1)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signature,
+    }
+    for _ in range(2):
+        try:
+            client.request("POST", path, body=body, headers=headers)
+            answer = client.getresponse()
+            answer.read()
+        except OSError:
+            client.close()  # connects again on the next request
+            continue
+        return answer.status < 300
+    return False
 
 
 def _exponential(mean: float) -> float:
@@ -202,25 +216,8 @@ def open_loop(
                 break
             moment, line = item
             time.sleep(max(0.0, began + moment - time.monotonic()))
-            signature, body = line.split(" ", 1)
-            headers = {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": signature,
-            }
             started = time.monotonic()
-            failed = True
-            # A connection idle longer than gunicorn's keep-alive was closed by the server:
-            # the request goes again on a new one (the webhook stores a MessageSid once).
-            for _ in range(2):
-                try:
-                    client.request("POST", parts.path, body=body, headers=headers)
-                    answer = client.getresponse()
-                    answer.read()
-                except OSError:
-                    client.close()  # connects again on the next request
-                    continue
-                failed = answer.status >= 300
-                break
+            failed = not _post(client, parts.path, line)
             with lock:
                 late.append(started - began - moment)
                 latencies.append(time.monotonic() - started)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -94,9 +95,10 @@ def _store(inbound: intake.Inbound) -> int:
 
         return retrying_once(store)  # the store is idempotent: a MessageSid is stored once
     # SQLite: the request's session, which may hold the write lock already (a signed-in
-    # user's lookup): a connection of its own would wait on it.
-    with _sqlite_stores:
-        session = web.db()
+    # user's lookup): a connection of its own would wait on it, and so would the turn below.
+    session = web.db()
+    turn = contextlib.nullcontext() if session.in_transaction() else _sqlite_stores
+    with turn:
         message_id = intake.store(session, inbound, web.now())
         session.commit()
     return message_id

@@ -50,18 +50,23 @@ def _start_clock() -> None:
 
 
 def _time_webhook(response: Response) -> Response:
-    if WEBHOOKS.get(request.endpoint or "") is not None and "metrics_started" in g:
+    if _untimed_webhook() is not None:
         pipe = web.redis().pipeline(transaction=False)
         record_webhook(pipe, response.status_code)
         telemetry.flush(pipe)
     return response
 
 
+def _untimed_webhook() -> str | None:
+    """This request's webhook, when it is one whose time is not recorded yet."""
+    return WEBHOOKS.get(request.endpoint or "") if "metrics_started" in g else None
+
+
 def record_webhook(pipe: Pipeline, code: int) -> None:
     """Queue this webhook's time so far and its answer's code on `pipe`, once a request: the
     inbound webhook sends them with its text's push, one round trip to Redis for both."""
-    webhook = WEBHOOKS.get(request.endpoint or "")
-    if webhook is None or "metrics_started" not in g:
+    webhook = _untimed_webhook()
+    if webhook is None:
         return
     elapsed = time.perf_counter() - g.pop("metrics_started")
     telemetry.observe(pipe, telemetry.WEBHOOK_DURATION, elapsed, webhook=webhook)

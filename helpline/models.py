@@ -247,7 +247,9 @@ class Conversation(Base):
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"
     )
-    events: Mapped[list[ConversationEvent]] = relationship(order_by="ConversationEvent.id")
+    events: Mapped[list[ConversationEvent]] = relationship(
+        back_populates="conversation", order_by="ConversationEvent.id"
+    )
 
 
 class Message(Base):
@@ -298,6 +300,8 @@ class ConversationEvent(Base):
     supporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="events")
 
 
 class AuditEntry(Base):

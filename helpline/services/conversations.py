@@ -60,7 +60,7 @@ def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime
         assignment.lock_routing(session)
     values = settings_service.load(session)
     batch = _Batch.read(session, messages, now)
-    announce: dict[int, str] = {}
+    announce: dict[Conversation, str] = {}
     texts: list[Message] = []
     route = False
     for message in messages:
@@ -71,7 +71,9 @@ def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime
         texts.extend(outcome.texts)
         route = route or outcome.route
     if route:
-        texts.extend(assignment.route_queue(session, now, values, announce))
+        session.flush()  # the batch's new conversations, written together: their ids
+        told = {convo.id: kind for convo, kind in announce.items()}
+        texts.extend(assignment.route_queue(session, now, values, told))
     return [t.id for t in texts]
 
 
@@ -144,7 +146,7 @@ class _Batch:
 @dataclass
 class _Received:
     texts: list[Message] = field(default_factory=list)  # to send once committed
-    announce: dict[int, str] = field(default_factory=dict)  # conversation id: what to tell
+    announce: dict[Conversation, str] = field(default_factory=dict)  # what to tell each
     route: bool = True  # whether a routing pass should follow
 
 
@@ -175,7 +177,7 @@ def _receive_texts(
         if convo is None:
             continue
         if is_new:
-            found.announce[convo.id] = assignment.NEW
+            found.announce[convo] = assignment.NEW
             first = texter.address_key in batch.first_seen  # this is their only opening
             batch.first_seen.discard(texter.address_key)
             flood.apply_opening_policy(session, texter, convo, now, values, 1 if first else None)
@@ -184,7 +186,7 @@ def _receive_texts(
         if _escalate(session, convo, pending, now, values) and handoffs.move_if_unqualified(
             session, convo, now, values
         ):
-            found.announce[convo.id] = assignment.HANDED_OFF
+            found.announce[convo] = assignment.HANDED_OFF
     if (
         convo is not None
         and not found.announce
@@ -230,7 +232,7 @@ def _receive(
         program = batch.program_for(session, message.to_address)
         convo = reopened or _open(session, texter, message, now, program)
         batch.open[texter.id] = convo
-    message.conversation_id = convo.id
+    message.conversation = convo  # it may have no id until the batch's flush
     convo.last_inbound_at = now
     convo.last_activity_at = now
     return convo, is_new
@@ -263,8 +265,8 @@ def _open(
         created_at=now,
     )
     session.add(convo)
-    message.conversation = convo  # written by the insert's flush, with its processed_at
-    session.flush()
+    # Not flushed here: a batch's new conversations, their events and their texts' links are
+    # written together when the routing pass needs them (one insert for many, not one each).
     _event(session, convo, "opened", "first text from texter", now)
     return convo
 
@@ -350,10 +352,9 @@ def _record_intake_answer(
 def _event(
     session: Session, convo: Conversation, kind: str, reason: str, now: datetime, **fields: Any
 ) -> None:
+    # Through the relationship: a conversation opened in this batch has no id before the flush.
     session.add(
-        ConversationEvent(
-            conversation_id=convo.id, kind=kind, reason=reason, created_at=now, **fields
-        )
+        ConversationEvent(conversation=convo, kind=kind, reason=reason, created_at=now, **fields)
     )
 
 

@@ -41,6 +41,8 @@ def receive(
         # The goodbye text is the texter's last row here; the purge removes it once sent.
         return Erasure([_text(session, texter, helpline_number, done, now)], erased=True)
     texter.erase_requested_at = now
+    if convo is not None and convo.id is None:
+        session.flush()  # opened earlier in this batch, not written yet: the texts need its id
     message.conversation_id = convo.id if convo else None
     texts = programs.texts_for(values, convo.program) if convo else values
     ask = settings_service.render(texts, "erase_confirm")

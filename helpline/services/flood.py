@@ -86,5 +86,5 @@ def is_flooding(
 
 def _event(session: Session, convo: Conversation, now: datetime, reason: str) -> None:
     session.add(
-        ConversationEvent(conversation_id=convo.id, kind="flagged", reason=reason, created_at=now)
+        ConversationEvent(conversation=convo, kind="flagged", reason=reason, created_at=now)
     )

@@ -47,6 +47,12 @@ INLINE_WAIT_S = 0.05
 # SPILL_PER_JOB.
 INLINE_BUDGET_S = 0.1
 SPILL_PER_JOB = 10
+# A run claims its texts a few at a time, in one statement, and records what Twilio answered
+# for them with the next claim (a transaction a text cost more than the send): a worker killed
+# mid-run leaves at most this many texts claimed whose outcome it never heard (each is
+# reconciled). It claims one text first, then as many as it has sent so far, up to this: a run
+# Twilio keeps waiting ends after its first text, holding no claim it will not try.
+CLAIM_AHEAD = 5
 
 
 def process_inbound(message_id: int) -> None:
@@ -162,39 +168,42 @@ def _send(
     message_ids: list[int], patience_s: float, deadline: float | None = None
 ) -> Stopped | None:
     """Send these texts in order, each at its sender's pace (one whose moment is more than
-    `patience_s` away goes back on the queue for it). One transaction a text records what
-    Twilio answered for the one before and claims this one: a worker that dies leaves at
-    most one text claimed whose outcome it never heard. Stops at the first text Twilio
-    fails; that one is unclaimed again, unless its outcome is unknown (it is reconciled).
-    Past `deadline` (time.monotonic()) it stops before the next text."""
+    `patience_s` away goes back on the queue for it). Texts are claimed a few at a time
+    (CLAIM_AHEAD), in the transaction that records what Twilio answered for the ones before.
+    Stops at the first text Twilio fails; that one is unclaimed again, unless its outcome is
+    unknown (it is reconciled). Past `deadline` (time.monotonic()) it stops before the next
+    text. Claimed texts it did not try are unclaimed again however it stops."""
     settings = runtime.settings()
     with runtime.transaction() as session:
         turns = _turns(session, message_ids, settings, patience_s)
         order = list(turns)
-        text = outbound.claim_send(session, order[0], utcnow()) if order else None
-    answer: Answer | None = None  # Twilio's, for the text before: recorded with the next claim
-    claimed: OutboundText | None = None  # claimed, and not yet handed to Twilio
+        ready = _by_id(outbound.claim_sends(session, order[:1], utcnow()))
+    claimed_up_to = 1  # texts of `order` before this index have been claimed (or tried to be)
+    answers: list[Answer] = []  # Twilio's, recorded with the next claim or when the run ends
     attempts: Counter[str] = Counter()  # counted once, when the run ends
     try:
         for done, message_id in enumerate(order):
-            if done:
-                if deadline is not None and time.monotonic() > deadline:
-                    return Stopped(order[done:], sent=done)
+            if done and deadline is not None and time.monotonic() > deadline:
+                return Stopped(order[done:], sent=done)
+            if done == claimed_up_to:  # as many as the run has sent so far, up to CLAIM_AHEAD
+                claimed_up_to = done + min(done, CLAIM_AHEAD)
                 with runtime.transaction() as session:
-                    _record(session, answer, attempts)
-                    text = outbound.claim_send(session, message_id, utcnow())
-                answer = None
-            if text is None:
+                    _record(session, answers, attempts)
+                    ready = _by_id(
+                        outbound.claim_sends(session, order[done:claimed_up_to], utcnow())
+                    )
+                answers = []
+            text = ready.get(message_id)
+            if text is None:  # sent, refused or claimed elsewhere meanwhile
                 continue
-            claimed = text
             turn = turns[message_id]
             if turn.slot is not None:
                 time.sleep(pacing.gate(runtime.redis(), text.from_, turn.cost_ms, turn.slot))
-            claimed = None
+            del ready[message_id]
             try:
-                answer = (text, twilio_rest.send(runtime.twilio(), settings, text))
+                answers.append((text, twilio_rest.send(runtime.twilio(), settings, text)))
             except twilio_rest.TransientSendError as exc:
-                claimed = text  # Twilio never took it
+                ready[message_id] = text  # Twilio never took it
                 attempts["retry"] += 1
                 return Stopped(order[done + 1 :], message_id, True, exc)
             except twilio_rest.SendOutcomeUnknown as exc:
@@ -206,33 +215,34 @@ def _send(
                 return Stopped(order[done + 1 :], message_id, False, exc)
         return None
     finally:
-        _end_run(answer, claimed, attempts)
+        _end_run(answers, list(ready), attempts)
 
 
-def _end_run(answer: Answer | None, claimed: OutboundText | None, attempts: Counter[str]) -> None:
-    """However a run of sends ends, Twilio's last answer is kept, a claimed text it never saw
-    is let go, and the attempts are counted."""
-    if answer is not None or claimed is not None:
+def _by_id(texts: list[OutboundText]) -> dict[int, OutboundText]:
+    return {text.message_id: text for text in texts}
+
+
+def _end_run(answers: list[Answer], claimed: list[int], attempts: Counter[str]) -> None:
+    """However a run of sends ends, Twilio's last answers are kept, claimed texts it never
+    handed to Twilio are let go, and the attempts are counted."""
+    if answers or claimed:
         with runtime.transaction() as session:
-            _record(session, answer, attempts)
-            if claimed is not None:
-                outbound.release_claim(session, claimed.message_id)
+            _record(session, answers, attempts)
+            outbound.release_claims(session, claimed)
     with runtime.redis().pipeline(transaction=False) as pipe:
         for result, times in attempts.items():
             telemetry.count(pipe, telemetry.SEND_ATTEMPTS, by=times, result=result)
         telemetry.flush(pipe)
 
 
-def _record(session: Session, answer: Answer | None, attempts: Counter[str]) -> None:
-    if answer is None:
-        return
-    text, result = answer
-    outbound.record_outcome(session, text, result)
-    if isinstance(result, outbound.Refused):
-        log.info("text %s refused by Twilio: %s", text.message_id, result.error_code)
-        attempts["refused"] += 1
-    else:
-        attempts["recorded" if result.status == "recorded" else "sent"] += 1
+def _record(session: Session, answers: list[Answer], attempts: Counter[str]) -> None:
+    outbound.record_outcomes(session, answers)
+    for text, result in answers:
+        if isinstance(result, outbound.Refused):
+            log.info("text %s refused by Twilio: %s", text.message_id, result.error_code)
+            attempts["refused"] += 1
+        else:
+            attempts["recorded" if result.status == "recorded" else "sent"] += 1
 
 
 @dataclass(frozen=True)
@@ -282,9 +292,9 @@ def reconcile_send(message_id: int) -> None:
         recorded = outbound.recorded_sids(session, [c.sid for c in candidates])
         found = next((c for c in candidates if c.sid not in recorded), None)
         if found is not None:
-            outbound.record_outcome(session, text, found)
+            outbound.record_outcomes(session, [(text, found)])
         else:
-            outbound.release_claim(session, message_id)
+            outbound.release_claims(session, [message_id])
     if found is None:
         queues.send_text(runtime.redis(), message_id, attempt=f"-after-{uuid.uuid4().hex[:8]}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from helpline.live import notices
@@ -120,18 +120,21 @@ def unsent(session: Session, message_ids: list[int]) -> list[OutboundText]:
     return [found[i] for i in message_ids if i in found]
 
 
-def claim_send(session: Session, message_id: int, now: datetime) -> OutboundText | None:
-    """Claim a pending text for sending; None when it was sent, refused or claimed already.
+def claim_sends(session: Session, message_ids: list[int], now: datetime) -> list[OutboundText]:
+    """Claim pending texts for sending, in the order given; those sent, refused or claimed
+    already are left out.
 
-    One statement in the usual case: the claim returns the text and whether its texter has
-    opted out since it was written (then it is cancelled instead, and its holder told)."""
+    One statement in the usual case: the claim returns each text and whether its texter has
+    opted out since it was written (such a text is cancelled instead, and its holder told)."""
+    if not message_ids:
+        return []
     opted_out = (
         select(Texter.opted_out).where(Texter.address_key == Message.texter_key).scalar_subquery()
     )
-    claimed = session.execute(
+    rows = session.execute(
         update(Message)
         .where(
-            Message.id == message_id,
+            Message.id.in_(message_ids),
             Message.direction == "out",
             Message.delivery_status == "pending",
             Message.sid.is_(None),
@@ -139,6 +142,7 @@ def claim_send(session: Session, message_id: int, now: datetime) -> OutboundText
         )
         .values(send_claimed_at=now)
         .returning(
+            Message.id,
             Message.to_address,
             Message.from_address,
             Message.body,
@@ -146,21 +150,20 @@ def claim_send(session: Session, message_id: int, now: datetime) -> OutboundText
             opted_out,
         )
         .execution_options(synchronize_session=False)
-    ).one_or_none()
-    if claimed is None:
-        return None
-    to, from_, body, conversation_id, is_opted_out = claimed
-    if is_opted_out:
+    ).all()
+    claimed = {row[0]: OutboundText(*row[:5]) for row in rows if not row[5]}
+    cancelled = [OutboundText(*row[:5]) for row in rows if row[5]]
+    if cancelled:
         session.execute(
             update(Message)
-            .where(Message.id == message_id)
+            .where(Message.id.in_([text.message_id for text in cancelled]))
             .values(delivery_status="canceled", error_code=21610)
             .execution_options(synchronize_session=False)
         )
-        if conversation_id is not None:  # its holder sees it will not go
-            notices.touched(session, conversation_id)
-        return None
-    return OutboundText(message_id, to, from_, body, conversation_id)
+        for text in cancelled:
+            if text.conversation_id is not None:  # its holder sees it will not go
+                notices.touched(session, text.conversation_id)
+    return [claimed[i] for i in message_ids if i in claimed]
 
 
 def claimed(session: Session, message_id: int) -> tuple[OutboundText, datetime] | None:
@@ -200,38 +203,42 @@ def recorded_sids(session: Session, sids: list[str]) -> set[str]:
     return set(session.scalars(select(Message.sid).where(Message.sid.in_(sids))).all())
 
 
-def release_claim(session: Session, message_id: int) -> None:
-    """A send failed for a passing reason, or was never tried: let the next attempt claim it."""
-    session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(send_claimed_at=None)
-        .execution_options(synchronize_session=False)
-    )
+def release_claims(session: Session, message_ids: list[int]) -> None:
+    """Sends that failed for a passing reason, or were never tried: let the next attempt
+    claim them."""
+    if message_ids:
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(message_ids))
+            .values(send_claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
-# Who holds an outbound text's conversation, read as its outcome is written: they are told.
-_HOLDERS = [
-    select(column).where(Conversation.id == Message.conversation_id).scalar_subquery()
-    for column in (Conversation.supporter_id, Conversation.offered_to_id)
-]
-
-
-def record_outcome(session: Session, text: OutboundText, result: Sent | Refused) -> None:
-    """Keep what Twilio answered for the text: its sid and status in one statement, and a live
-    notice to its conversation's holder; or why it was refused."""
-    if isinstance(result, Refused):
-        record_refused(session, text.message_id, result.error_code)
+def record_outcomes(session: Session, outcomes: list[tuple[OutboundText, Sent | Refused]]) -> None:
+    """Keep what Twilio answered for each text: the sids and statuses in one statement, and a
+    live notice to each conversation's holders (read in one more); or why it was refused."""
+    sent = [(text, result) for text, result in outcomes if isinstance(result, Sent)]
+    for text, result in outcomes:
+        if isinstance(result, Refused):
+            record_refused(session, text.message_id, result.error_code)
+    if not sent:
         return
-    holders = session.execute(
+    connection = session.connection()  # many rows' parameters: executemany, no ORM needed
+    connection.execute(
         update(Message)
-        .where(Message.id == text.message_id)
-        .values(sid=result.sid, delivery_status=result.status)
-        .returning(*_HOLDERS)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
-    if text.conversation_id is not None and holders is not None:
-        notices.told(session, text.conversation_id, holders)
+        .where(Message.id == bindparam("message_id"))
+        .values(sid=bindparam("new_sid"), delivery_status=bindparam("new_status")),
+        [{"message_id": t.message_id, "new_sid": r.sid, "new_status": r.status} for t, r in sent],
+    )
+    conversation_ids = {t.conversation_id for t, _ in sent} - {None}
+    if conversation_ids:
+        for row in connection.execute(
+            select(Conversation.id, Conversation.supporter_id, Conversation.offered_to_id).where(
+                Conversation.id.in_(conversation_ids)
+            )
+        ):
+            notices.told(session, row.id, (row.supporter_id, row.offered_to_id))
 
 
 def record_refused(session: Session, message_id: int, error_code: int | None) -> None:

@@ -215,6 +215,38 @@ def test_after_a_failed_send_a_job_hands_its_other_texts_to_the_queue(
     assert all(m.delivery_status != "pending" for m in outbound(helpline))
 
 
+def test_texts_claimed_ahead_of_a_failed_send_are_let_go_and_queued(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run claims its texts a few at a time. Eight greetings from one routing pass; Twilio
+    fails the sixth, claimed with the seventh and eighth: those two are unclaimed again and
+    go on the queue, the sixth is retried later, and each texter gets exactly one."""
+    from redis import Redis
+
+    from workers import jobs
+
+    texters = [f"+155502032{n:02d}" for n in range(8)]
+    for texter in texters:
+        helpline.text_in("hi", from_=texter)
+    helpline.run_jobs()  # nobody on shift: all wait
+    before = {texter: len(helpline.twilio.to(texter)) for texter in texters}
+    helpline.supporter(max_conversations=8)
+    monkeypatch.setattr(jobs, "INLINE_BUDGET_S", 30.0)
+    helpline.twilio.fail_next(*[Failure(201)] * 5, Failure(503))
+    jobs.route_queue()
+    helpline.look_again()
+    greetings = [m for m in outbound(helpline) if m.body.startswith("You're now")]
+    assert [m.sid is not None for m in greetings] == [True] * 5 + [False] * 3
+    assert [m.send_claimed_at for m in greetings[5:]] == [None] * 3
+    redis = Redis.from_url(helpline.settings.redis_url)
+    outbound_queue = queues.queue(queues.OUTBOUND, redis)
+    queued = [job.args[0] for job in outbound_queue.get_jobs()]  # an id, or a list of them
+    assert sorted(queued) == [m.id for m in greetings[6:]]  # the last two
+    assert outbound_queue.scheduled_job_registry.get_job_count() == 1  # the sixth
+    helpline.run_jobs(retries=True)
+    assert {t: len(helpline.twilio.to(t)) - before[t] for t in texters} == dict.fromkeys(texters, 1)
+
+
 def test_a_send_of_unknown_outcome_in_a_run_is_reconciled_and_the_rest_queued(
     helpline: Helpline,
 ) -> None:
@@ -294,6 +326,8 @@ def test_texts_left_when_twilio_answers_quickly_go_several_to_a_job(
     outbound_queue = queues.queue(queues.OUTBOUND, Redis.from_url(helpline.settings.redis_url))
     waiting = outbound_queue.get_jobs()
     assert 2 <= sent_inline < 7
+    helpline.look_again()
+    assert not [m for m in outbound(helpline) if m.sid is None and m.send_claimed_at is not None]
     assert all(job.func_name == "workers.jobs.send_made" for job in waiting)
     assert [len(job.args[0]) for job in waiting][:-1] == [sent_inline] * (len(waiting) - 1)
     assert sum(len(job.args[0]) for job in waiting) == 7 - sent_inline

@@ -140,7 +140,16 @@ def retrying_once(work: Callable[[], T]) -> T:
 
 
 def session_factory(url: str, writes: bool = True) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url, writes), expire_on_commit=False)
+    """One factory per engine: making one costs more than the session it makes, and a job
+    asks for one every transaction."""
+    engine = get_engine(url, writes)
+    factory = _factories.get(engine)
+    if factory is None:
+        factory = _factories[engine] = sessionmaker(bind=engine, expire_on_commit=False)
+    return factory
+
+
+_factories: dict[Engine, sessionmaker[Session]] = {}
 
 
 @contextmanager

@@ -39,9 +39,18 @@ class WindowClosed(NotOpen):
 
 
 def lock_routing(session: Session) -> None:
-    """Serialise routing passes; SQLite's BEGIN IMMEDIATE already serialises writers."""
-    if is_postgresql(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ROUTING_LOCK_KEY})
+    """Serialise routing passes; SQLite's BEGIN IMMEDIATE already serialises writers. Taken
+    once a transaction (a drain's batch takes it before its routing pass does)."""
+    if not is_postgresql(session):
+        return
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get(_ROUTING_LOCKED) is transaction:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ROUTING_LOCK_KEY})
+    session.info[_ROUTING_LOCKED] = session.get_transaction()
+
+
+_ROUTING_LOCKED = "helpline.routing_locked"  # the transaction holding the routing lock
 
 
 def route_queue(

@@ -139,7 +139,8 @@ class _Batch:
 
     def program_for(self, session: Session, number: str) -> Program | None:
         if number not in self.program_of:
-            self.program_of[number] = programs.program_for(session, number)
+            with session.no_autoflush:  # the batch's changes are written together, later
+                self.program_of[number] = programs.program_for(session, number)
         return self.program_of[number]
 
 

@@ -605,3 +605,28 @@ def test_place_in_line_is_counted_in_queue_order(helpline: Helpline) -> None:
     assert expected == [ids[5], ids[3], ids[1], ids[0], ids[4], ids[2]]
     for row in rows:
         assert assignment.queue_position(helpline.db, row) == expected.index(row.id) + 1
+
+
+def test_a_supporter_whose_shift_today_was_cancelled_is_not_given_texters(
+    helpline: Helpline,
+) -> None:
+    """Candidates' shifts, skills and languages are read as text and parsed once per distinct
+    value: a cancelled occurrence still takes its supporter off the rota, and two supporters
+    sharing one skill set keep their own languages."""
+    from helpline.services import shifts
+
+    away = helpline.supporter("Ari Away", on_shift=False, skills=["crisis"], languages=["en"])
+    started = (utcnow() - timedelta(hours=1)).replace(second=0, microsecond=0)
+    weekly = shifts.create_shift(
+        helpline.db, away.id, started, started + timedelta(hours=4), rrule="FREQ=WEEKLY"
+    )
+    shifts.cancel_occurrence(helpline.db, weekly, started)
+    helpline.db.commit()
+    here = helpline.supporter("Hana Here", skills=["crisis"], languages=["es"])
+    found = snapshots.candidates(helpline.db, utcnow(), timedelta(minutes=5))
+    assert [s.id for s in found.supporters] == [here.id]
+    assert found.supporters[0].languages == frozenset({"es"})
+    assert found.off_shift == 1
+    helpline.text_in("i want to kill myself", from_="+15550207090")
+    helpline.run_jobs()
+    assert conversation_of(helpline, "+15550207090").supporter_id == here.id

@@ -10,9 +10,11 @@ compared by date only.
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import secrets
+import sys
 import threading
 import time
 from base64 import b64decode
@@ -20,10 +22,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -267,14 +269,69 @@ def _error(status: int, code: int | None, message: str) -> Response:
     return Response(json.dumps(body), status, mimetype="application/json")
 
 
-class _Quiet(WSGIRequestHandler):
-    """Twilio's own access log is not ours to keep (and its URLs name texters). HTTP/1.1, as
-    Twilio's API speaks: a client keeps its connection from one request to the next."""
+class _KeepAlive(BaseHTTPRequestHandler):
+    """HTTP/1.1 with connections kept from one request to the next, as Twilio's API keeps
+    them (werkzeug's development server closes each one). Its access log is not ours to keep
+    (Twilio's URLs name texters)."""
 
     protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle connection is closed after a minute
+    disable_nagle_algorithm = True  # headers and body go as two writes: not 40 ms apart
+    server: _Server
 
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        path, _, query = self.path.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": unquote(path),
+            "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(length),
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": str(self.server.server_port),
+            "SERVER_PROTOCOL": self.protocol_version,
+            "REMOTE_ADDR": self.client_address[0],
+            "REMOTE_PORT": str(self.client_address[1]),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(self.rfile.read(length)),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in self.headers.items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+        body = b"".join(self.server.app(environ, lambda *answer: started.append(answer[:2])))
+        status, headers = started[0]
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    def log_message(self, *args: Any) -> None:
         pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, app: FakeTwilio) -> None:
+        super().__init__(("127.0.0.1", 0), _KeepAlive)
+        self.app = app
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up waiting (the tests' late answers) closed its connection.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeTwilioServer:
@@ -282,7 +339,7 @@ class FakeTwilioServer:
 
     def __init__(self) -> None:
         self.fake = FakeTwilio()
-        self._server = make_server("127.0.0.1", 0, self.fake, threaded=True, request_handler=_Quiet)
+        self._server = _Server(self.fake)
         self.base_url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

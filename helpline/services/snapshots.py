@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 from sqlalchemy import Text, case, cast, func, select, text
 from sqlalchemy.orm import Session
@@ -124,11 +123,11 @@ def candidates(
         select(
             user.id,
             user.name,
-            _as_text(user.skills),
+            cast(user.skills, Text),
             user.max_conversations,
             user.last_assigned_at,
-            _as_text(user.languages),
-            _as_text(user.skill_expiry),
+            cast(user.languages, Text),
+            cast(user.skill_expiry, Text),
             user.held_conversations,
             weighted,
         ).where(room, weighted < user.max_conversations)
@@ -145,7 +144,7 @@ def candidates(
                 shift.ends_at,
                 shift.rrule,
                 shift.timezone,
-                _as_text(shift.cancelled),
+                cast(shift.cancelled, Text),
             ).where(shift.supporter_id.in_([r[0] for r in rows]))
         ):
             shifts[sid].append(model.ShiftRule(starts, ends, rrule, tz, _instants(cancelled)))
@@ -176,10 +175,6 @@ def candidates(
 # text and parsed once per distinct value (supporters share a few skill sets, most shifts
 # cancel nothing), into values nothing can change: parsing it again for every candidate of
 # every pass was a third of the pass's reading.
-def _as_text(column: Any) -> Any:
-    return cast(column, Text)
-
-
 @lru_cache(maxsize=1024)
 def _names(raw: str | None) -> frozenset[str]:
     return frozenset(json.loads(raw) or ()) if raw else frozenset()

@@ -36,6 +36,24 @@ def on_starting(server):  # noqa: ARG001 (gunicorn's hook signature)
     check_or_exit("web")
 
 
+def post_worker_init(worker):
+    """On SIGTERM a worker stops taking requests and waits for the ones it serves, live event
+    streams included, up to graceful_timeout: end the streams first, so a deploy or restart
+    takes seconds, not the timeout (the browsers reconnect to the new processes)."""
+    import signal
+
+    from helpline.live.feed import close_streams
+
+    stop = signal.getsignal(signal.SIGTERM)
+
+    def end_streams_then_stop(signum, frame):
+        close_streams()
+        if callable(stop):
+            stop(signum, frame)
+
+    signal.signal(signal.SIGTERM, end_streams_then_stop)
+
+
 class HelplineLogger(Logger):
     """gunicorn's own lines (boot, worker exits) in the helpline's log format, on stderr."""
 

@@ -132,7 +132,10 @@ class Service:
             output = (self.logs / f"{name}-{port}.log").open("ab")
             self._outputs.append(output)
         process = subprocess.Popen(
-            self.command(name),
+            # `exec`: the shell becomes the process, so waiting for it waits for the process
+            # itself. Without it the shell died at once on SIGTERM while the worker was still
+            # finishing its last job, and the next test emptied Redis under that job's result.
+            f"exec {self.command(name)}",
             shell=True,
             env=self.env(port),
             cwd=ROOT,

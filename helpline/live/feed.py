@@ -18,6 +18,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -32,6 +33,18 @@ log = logging.getLogger(__name__)
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 START = "0-0"
 BUSY_RETRY_MS = 15_000
+# Set when this process is asked to stop (gunicorn.conf.py): every stream ends at once, telling
+# the browser to reconnect (to a process still serving), instead of holding the stop until
+# its next heartbeat or the graceful timeout.
+_closing = threading.Event()
+_bells: weakref.WeakSet[Doorbell] = weakref.WeakSet()
+
+
+def close_streams() -> None:
+    """End every stream this process serves, now and from now on."""
+    _closing.set()
+    for bell in list(_bells):
+        bell.ring()
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,7 @@ class Doorbell:
         self._lock = threading.Lock()
         self._waiters: dict[Listener, set[threading.Event]] = {}
         self._thread: threading.Thread | None = None
+        _bells.add(self)
 
     def register(self, user_id: Listener) -> threading.Event | None:
         """A wake-up for one stream of `user_id`; None when this process serves its limit."""
@@ -154,6 +168,9 @@ def stream(
     When this process already serves as many streams as it may, the browser is told to re-sync
     now and to come back later: it then refreshes at that pace instead of live.
     """
+    if _closing.is_set():  # the process is stopping: come back soon, to another
+        yield f"retry: {timing.retry_ms}\n\n"
+        return
     waiter = bell.register(user_id)
     if waiter is None:
         yield f"retry: {BUSY_RETRY_MS}\n\n" + _event("resync", None, {})
@@ -170,7 +187,7 @@ def stream(
                 last_id = entry_id
                 yield _event("notice", entry_id, fields)
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or _closing.is_set():
                 return
             if not waiter.wait(min(timing.heartbeat_s, remaining)):
                 yield ": still here\n\n"

@@ -49,6 +49,28 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     }
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # it ended meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def gone(pid: int) -> bool:
+    """`pid` has ended (a zombie no one reaped counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -131,11 +153,15 @@ class Service:
         if self.logs is not None:
             output = (self.logs / f"{name}-{port}.log").open("ab")
             self._outputs.append(output)
+        command = self.command(name)
+        if name == "worker":
+            # The shell becomes the worker, so stopping it waits for the worker itself: the
+            # shell died at once on SIGTERM while the worker finished its last job, and the
+            # next test emptied Redis under that job's result. (A web's stop is not waited
+            # for here: a test that needs gunicorn's own exit waits for it, `gone`.)
+            command = f"exec {command}"
         process = subprocess.Popen(
-            # `exec`: the shell becomes the process, so waiting for it waits for the process
-            # itself. Without it the shell died at once on SIGTERM while the worker was still
-            # finishing its last job, and the next test emptied Redis under that job's result.
-            f"exec {self.command(name)}",
+            command,
             shell=True,
             env=self.env(port),
             cwd=ROOT,

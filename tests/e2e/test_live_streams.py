@@ -17,7 +17,7 @@ from helpline.config import Settings
 from helpline.live import feed
 from helpline.services import users
 from tests.fakes.twilio_api import FakeTwilio
-from tests.processes import Service
+from tests.processes import Service, children, gone, wait_until
 from tests.support import PASSWORD
 
 pytestmark = pytest.mark.slow
@@ -79,9 +79,10 @@ def test_web_stops_promptly_with_streams_open(service: Service) -> None:
     for stream in streams:
         first_chunk(stream)
     web = service.processes[0]
+    (gunicorn,) = children(web.pid)  # the Procfile line's shell runs gunicorn's master
     started = time.monotonic()
     os.killpg(web.pid, signal.SIGTERM)
-    web.wait(timeout=30)
+    wait_until(lambda: gone(gunicorn), 30, "gunicorn stopped")
     assert time.monotonic() - started < 5  # not graceful_timeout, nor the streams' lifetime
     for stream in streams:
         stream.close()

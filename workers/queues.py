@@ -90,13 +90,17 @@ def _enqueue(
 # transaction and one routing pass per batch (workers.jobs.drain_inbound). A push asks for a
 # drain only when none holds the shard's lease, so in a flood a text costs the webhook one
 # round trip to Redis, not an RQ job. One texter's texts share a shard, drained in order.
-INBOUND_SHARDS = 4
+# One shard: every batch takes the routing lock before anything else, so batches run one at
+# a time however many lists there are, and more lists only split the texts into smaller
+# batches, each paying a batch's fixed cost (docs/decisions.md, "Inbound texts reach the
+# workers through a drain list"). The shard stays in the names and the jobs' arguments.
+INBOUND_SHARDS = 1
 DRAIN_BATCH = 50
 # A drain renews its lease with every batch and hands over to a fresh job, at the back of the
-# queue, once a batch ends after DRAIN_BUDGET_S: in a flood, with more shards than workers,
-# every shard's drain gets its turn, and a reply waits for at most one batch before a worker
-# sends it. A drain that died with the lease held stops blocking its shard after
-# DRAIN_LEASE_S, and the tick restarts the drain of any shard left with texts and no lease.
+# queue, once a batch ends after DRAIN_BUDGET_S: the outbound and routing queues, served
+# first, get their turn, and a reply waits for at most one batch before a worker sends it.
+# A drain that died with the lease held stops blocking its shard after DRAIN_LEASE_S, and
+# the tick restarts the drain of any shard left with texts and no lease.
 DRAIN_LEASE_S = 30
 DRAIN_BUDGET_S = 0.1
 

@@ -46,7 +46,9 @@ def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime
 
     Locks are taken in one order: routing first (a routing pass holding it may be about to
     update the very conversations this batch touches), then texters in the order of their
-    key, so a batch never waits in a circle with a routing pass or with another batch.
+    key, so a batch never waits in a circle with a routing pass or with another batch. The
+    texts are then taken in the order they came, so the batch's new conversations queue in
+    the order their texters wrote.
     """
     found = session.scalars(
         select(Message).where(
@@ -55,7 +57,7 @@ def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime
             Message.processed_at.is_(None),
         )
     )
-    messages = sorted(found, key=lambda m: (m.texter_key, m.id))
+    messages = sorted(found, key=lambda m: m.id)
     if messages:
         assignment.lock_routing(session)
     values = settings_service.load(session)

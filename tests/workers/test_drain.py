@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from redis import Redis
+from rq.job import Job
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
@@ -157,6 +158,37 @@ def test_a_long_drain_hands_over_to_a_fresh_job(
     assert all(len(helpline.twilio.to(n)) == 1 for n in numbers)
     finished = queues.queue(queues.INBOUND, redis).finished_job_registry.get_job_ids()
     assert len([j for j in finished if j.startswith("drain-")]) > drains_asked
+
+
+def test_texters_in_one_batch_are_served_in_the_order_they_wrote(helpline: Helpline) -> None:
+    """Whatever the order of their blind indexes (the order their rows are locked in)."""
+    sam = helpline.supporter(max_conversations=1)
+    first, second = sorted(["+15550209701", "+15550209702"], key=vault.index, reverse=True)
+    helpline.text_in("hi", from_=first)
+    helpline.text_in("hi", from_=second)
+    helpline.run_jobs()  # one drain, one batch
+    held = helpline.db.scalars(select(Conversation).where(Conversation.supporter_id == sam.id))
+    assert [c.texter.address for c in held] == [first]
+
+
+def test_a_drain_with_texts_waiting_leaves_its_sends_to_another_worker(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drains run one at a time: while texts wait, a batch's texts go on the outbound queue
+    for another worker; the last batch, with nothing behind it, sends its own."""
+    monkeypatch.setattr(queues, "DRAIN_BATCH", 2)
+    monkeypatch.setattr(jobs, "SPILL_WHEN_WAITING", 2)
+    helpline.supporter(max_conversations=10)
+    numbers = [f"+155502096{n:02d}" for n in range(6)]
+    for number in numbers:
+        helpline.text_in("hi", from_=number)
+    helpline.run_jobs()
+    assert all(len(helpline.twilio.to(n)) == 1 for n in numbers)
+    redis = Redis.from_url(helpline.settings.redis_url)
+    finished = queues.queue(queues.OUTBOUND, redis).finished_job_registry.get_job_ids()
+    spilled = [Job.fetch(j, connection=redis) for j in finished if j.startswith("sends-")]
+    # The first two batches found four, then two, texts behind them; the third found none.
+    assert sorted(len(job.args[0]) for job in spilled) == [2, 2]
 
 
 def test_with_the_database_down_a_batch_goes_back_in_order(helpline: Helpline) -> None:

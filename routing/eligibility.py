@@ -14,10 +14,22 @@ def current_skills(supporter: Supporter, now: datetime) -> frozenset[str]:
     return supporter.skills - lapsed
 
 
+def is_within_shift(supporter: Supporter, now: datetime, settings: RoutingSettings) -> bool:
+    """On shift at `now`, and not inside the end-of-shift grace."""
+    return is_on_shift(supporter.shifts, now, timedelta(seconds=settings.shift_end_grace_s))
+
+
 def why_not_eligible(
-    supporter: Supporter, convo: Conversation, now: datetime, settings: RoutingSettings
+    supporter: Supporter,
+    convo: Conversation,
+    now: datetime,
+    settings: RoutingSettings,
+    within_shift: bool | None = None,
 ) -> str | None:
-    """The first reason `supporter` cannot take `convo` now, or None when they can."""
+    """The first reason `supporter` cannot take `convo` now, or None when they can.
+
+    `within_shift` is `is_within_shift` when the caller has worked it out already: a routing
+    pass does once for each supporter, not once for each supporter and conversation."""
     if supporter.id in convo.excluded_supporter_ids:
         return "handed this conversation on already"
     if supporter.status != "available":
@@ -29,6 +41,8 @@ def why_not_eligible(
         return "lacks " + ", ".join(sorted(missing))
     if convo.language and convo.language not in supporter.languages:
         return f"does not speak {convo.language}"
-    if not is_on_shift(supporter.shifts, now, timedelta(seconds=settings.shift_end_grace_s)):
+    if within_shift is None:
+        within_shift = is_within_shift(supporter, now, settings)
+    if not within_shift:
         return "not on shift (or inside the end-of-shift grace)"
     return None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from routing.eligibility import why_not_eligible
+from routing.eligibility import is_within_shift, why_not_eligible
 from routing.model import Assign, Conversation, Decision, RoutingSettings, Supporter, Wait
 from routing.triage import CRISIS_SKILL
 
@@ -29,15 +29,22 @@ def weight(convo: Conversation, settings: RoutingSettings) -> int:
 
 
 def choose_supporter(
-    convo: Conversation, supporters: Sequence[Supporter], now: datetime, settings: RoutingSettings
+    convo: Conversation,
+    supporters: Sequence[Supporter],
+    now: datetime,
+    settings: RoutingSettings,
+    within_shift: Mapping[int, bool] | None = None,
 ) -> Decision:
     """Pick who takes `convo`; an urgent texter left too long without crisis-trained help is
-    offered to any eligible supporter rather than kept waiting."""
-    decision = _choose(convo, supporters, now, settings)
+    offered to any eligible supporter rather than kept waiting. `within_shift` may hold
+    `is_within_shift` by supporter id, worked out once for many conversations."""
+    if within_shift is None:
+        within_shift = {s.id: is_within_shift(s, now, settings) for s in supporters}
+    decision = _choose(convo, supporters, now, settings, within_shift)
     if isinstance(decision, Assign) or not is_crisis_overdue(convo, now, settings):
         return decision
     relaxed = replace(convo, required_skills=convo.required_skills - {CRISIS_SKILL})
-    fallback = _choose(relaxed, supporters, now, settings)
+    fallback = _choose(relaxed, supporters, now, settings, within_shift)
     if isinstance(fallback, Wait):
         return decision
     waited = int((now - (convo.urgent_since or now)).total_seconds() // 60)
@@ -61,14 +68,18 @@ def is_crisis_overdue(convo: Conversation, now: datetime, settings: RoutingSetti
 
 
 def _choose(
-    convo: Conversation, supporters: Sequence[Supporter], now: datetime, settings: RoutingSettings
+    convo: Conversation,
+    supporters: Sequence[Supporter],
+    now: datetime,
+    settings: RoutingSettings,
+    within_shift: Mapping[int, bool],
 ) -> Decision:
     """The texter's previous supporter when eligible, else the least loaded eligible
     supporter, longest since their last assignment on a tie."""
     passed_over: dict[int, str] = {}
     eligible: list[Supporter] = []
     for supporter in supporters:
-        reason = why_not_eligible(supporter, convo, now, settings)
+        reason = why_not_eligible(supporter, convo, now, settings, within_shift[supporter.id])
         if reason is None:
             eligible.append(supporter)
         else:
@@ -105,9 +116,11 @@ def serve(
     """`plan_assignments`, also returning the supporters as the assignments leave them, so
     that the next part of the queue (served after this one) can be planned against them."""
     pool = {s.id: s for s in supporters}
+    # Assignments change a supporter's load, never their shifts: worked out once a pass.
+    within_shift = {s.id: is_within_shift(s, now, settings) for s in supporters}
     decisions: list[Decision] = []
     for convo in queue_order(queued):
-        decision = choose_supporter(convo, list(pool.values()), now, settings)
+        decision = choose_supporter(convo, list(pool.values()), now, settings, within_shift)
         if isinstance(decision, Assign):
             chosen = pool[decision.supporter_id]
             pool[chosen.id] = replace(

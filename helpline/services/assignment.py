@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, case, func, or_, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from helpline.db import is_postgresql
 from helpline.models import Conversation, ConversationEvent, Message, Texter, User
@@ -112,10 +113,8 @@ def _apply_all(
     assigned = [(c, d) for c, d in planned if isinstance(d, Assign)]
     told = [(c, d) for c, d in planned if not isinstance(d, Assign) and c.id in announce]
     held = [  # kept referenced, so session.get finds them while the decisions are applied
-        *session.scalars(select(User).where(User.id.in_({d.supporter_id for _, d in assigned}))),
-        *session.scalars(
-            select(Texter).where(Texter.id.in_({c.texter_id for c, _ in assigned + told}))
-        ),
+        *_read_all(session, User, {d.supporter_id for _, d in assigned}),
+        *_read_all(session, Texter, {c.texter_id for c, _ in assigned + told}),
     ]
     texts: list[Message] = []
     for group in (assigned, told):
@@ -126,6 +125,24 @@ def _apply_all(
         session.flush()
     del held
     return texts
+
+
+_Row = TypeVar("_Row", User, Texter)
+
+
+def _read_all(session: Session, model: type[_Row], ids: set[int]) -> list[_Row]:
+    """The rows with these ids: those the session holds already (a drain's batch has read its
+    texters), and the others in one statement."""
+    found, missing = [], []
+    for row_id in ids:
+        row = session.identity_map.get(identity_key(model, row_id))
+        if row is None:
+            missing.append(row_id)
+        else:
+            found.append(row)
+    if missing:
+        found += session.scalars(select(model).where(model.id.in_(missing)))
+    return found
 
 
 # The least number of waiting conversations read at a time in a routing pass.

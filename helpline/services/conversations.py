@@ -124,13 +124,13 @@ class _Batch:
             .order_by(Message.id)
         ):
             pending.setdefault(message.texter_key, []).append(message)
-        ids = [t.id for t in texters.values()]
-        opened: dict[int, Conversation | None] = dict.fromkeys(ids)
-        for convo in session.scalars(
-            select(Conversation).where(
-                Conversation.texter_id.in_(ids), Conversation.status.in_(OPEN_STATUSES)
-            )
-        ):
+        opened: dict[int, Conversation | None] = {t.id: None for t in texters.values()}
+        # A texter this batch created has no conversation yet: only the others are looked up.
+        known = [t.id for key, t in texters.items() if key not in first_seen]
+        open_query = select(Conversation).where(
+            Conversation.texter_id.in_(known), Conversation.status.in_(OPEN_STATUSES)
+        )
+        for convo in session.scalars(open_query) if known else ():
             opened[convo.texter_id] = convo
         return cls(texters, first_seen, pending, opened)
 

@@ -119,6 +119,7 @@ def candidates(
     user = models.User
     room = text(models.ROOM_PREDICATE.format(true="true" if is_postgresql(session) else "1"))
     weighted = user.held_conversations + (urgent_weight - 1) * user.held_urgent
+    with_room = (room, weighted < user.max_conversations)
     rows = session.execute(
         select(
             user.id,
@@ -130,7 +131,7 @@ def candidates(
             cast(user.skill_expiry, Text),
             user.held_conversations,
             weighted,
-        ).where(room, weighted < user.max_conversations)
+        ).where(*with_room)
     ).all()
     available = (user.is_active, user.status == "available")
     total = session.scalar(select(func.count()).select_from(user).where(*available)) or 0
@@ -145,7 +146,7 @@ def candidates(
                 shift.rrule,
                 shift.timezone,
                 cast(shift.cancelled, Text),
-            ).where(shift.supporter_id.in_([r[0] for r in rows]))
+            ).where(shift.supporter_id.in_(select(user.id).where(*with_room)))
         ):
             shifts[sid].append(model.ShiftRule(starts, ends, rrule, tz, _instants(cancelled)))
     found = []

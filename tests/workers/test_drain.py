@@ -209,7 +209,7 @@ def test_with_the_database_down_a_batch_goes_back_in_order(helpline: Helpline) -
     assert redis.lrange(key, 0, -1) == waiting
 
 
-def statements_to_process(helpline: Helpline, count: int, first_number: int) -> int:
+def statements_to_process(helpline: Helpline, count: int, first_number: int) -> list[str]:
     """SQL statements one batch of `count` new texters' first texts costs, routing included."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
@@ -234,7 +234,7 @@ def statements_to_process(helpline: Helpline, count: int, first_number: int) -> 
     finally:
         event.remove(Engine, "before_cursor_execute", count_statement)
     assert len(texts) == count  # each told who they are connected with
-    return len(statements)
+    return statements
 
 
 def test_a_batch_reads_and_writes_its_texters_together_not_one_by_one(
@@ -246,7 +246,17 @@ def test_a_batch_reads_and_writes_its_texters_together_not_one_by_one(
     (their conversation, its two events, the greeting). A text cost twenty when each texter
     was read and written alone."""
     helpline.supporter(max_conversations=40)
-    ten = statements_to_process(helpline, 10, 0)
-    twenty = statements_to_process(helpline, 20, 100)
+    ten = len(statements_to_process(helpline, 10, 0))
+    twenty = len(statements_to_process(helpline, 20, 100))
     per_texter = 0 if is_postgresql(helpline.db) else 4
     assert (twenty - ten) / 10 <= per_texter, (ten, twenty)
+
+
+def test_a_batch_of_new_texters_reads_what_it_knows_already_no_more(helpline: Helpline) -> None:
+    """New texters have no conversation to look up, and the routing pass that follows finds
+    their rows in the batch's session: one read of the texters, none of their conversations
+    by texter."""
+    helpline.supporter(max_conversations=10)
+    statements = [" ".join(s.split()) for s in statements_to_process(helpline, 3, 200)]
+    assert len([s for s in statements if s.startswith("SELECT texters.id")]) == 1, statements
+    assert not [s for s in statements if "conversations.texter_id IN" in s], statements

@@ -53,11 +53,6 @@ SPILL_PER_JOB = 10
 # reconciled). It claims one text first, then as many as it has sent so far, up to this: a run
 # Twilio keeps waiting ends after its first text, holding no claim it will not try.
 CLAIM_AHEAD = 5
-# A drain that finds this many texts waiting after a batch leaves the batch's texts to the
-# outbound queue (SPILL_PER_JOB to a job) instead of sending them itself: drains run one at a
-# time, and another worker sends while this one takes the next batch. With fewer waiting it
-# sends them, cheaper than the jobs.
-SPILL_WHEN_WAITING = 5
 
 
 def process_inbound(message_id: int) -> None:
@@ -91,8 +86,10 @@ def drain_inbound(shard: int) -> None:
             for message_id in batch:
                 queues.process_inbound(redis, message_id, attempt="-alone")
             continue
+        # Drains run one at a time: with texts waiting, the batch's texts go on the outbound
+        # queue for another worker to send while this one takes the next batch.
         waiting = redis.llen(queues.inbound_list(shard))
-        if waiting >= SPILL_WHEN_WAITING:
+        if waiting:
             queues.send_texts(redis, texts, per_job=SPILL_PER_JOB)
         else:
             send_made(texts)

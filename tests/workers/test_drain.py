@@ -177,7 +177,6 @@ def test_a_drain_with_texts_waiting_leaves_its_sends_to_another_worker(
     """Drains run one at a time: while texts wait, a batch's texts go on the outbound queue
     for another worker; the last batch, with nothing behind it, sends its own."""
     monkeypatch.setattr(queues, "DRAIN_BATCH", 2)
-    monkeypatch.setattr(jobs, "SPILL_WHEN_WAITING", 2)
     helpline.supporter(max_conversations=10)
     numbers = [f"+155502096{n:02d}" for n in range(6)]
     for number in numbers:

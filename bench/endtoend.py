@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import requests
+from psutil import Process
 from redis import Redis
 from sqlalchemy import func, select
 
 from bench import load, seed
-from bench.stack import Stack, rss_mb
+from bench.stack import Stack, gunicorn_workers, machine_busy_s, process_cpu_s, rss_mb
 from helpline.db import session_factory, transaction
 from helpline.models import Conversation, Message, utcnow
 from tests.fakes.twilio_api import FakeTwilio
@@ -52,8 +53,9 @@ def run(stack: Stack, twilio: FakeTwilio, quick: bool) -> dict[str, object]:
     pool.start(WORKERS)
     try:
         pool.wait_ready(stack.settings.redis_url)
-        with stack.service.serving("web"):
-            steps = [step(stack, twilio, rate, sizes, tokens) for rate in sizes.rates]
+        with stack.service.serving("web") as web:
+            busy = Busy(gunicorn_workers(web), [p.pid for p in pool.processes])
+            steps = [step(stack, twilio, rate, sizes, tokens, busy) for rate in sizes.rates]
             floor = noop_round_trip(stack, sizes.noops)
         memory = {"worker_rss_mb": rss_mb(pool.processes[0].pid)}
     finally:
@@ -70,8 +72,26 @@ def run(stack: Stack, twilio: FakeTwilio, quick: bool) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class Busy:
+    """Where a step's CPU goes: the whole machine, the web processes, the worker processes
+    (their children included: RQ's scheduler)."""
+
+    web: list[int]
+    workers: list[int]
+
+    def now(self) -> tuple[float, float, float]:
+        workers = self.workers + [c.pid for w in self.workers for c in Process(w).children()]
+        return machine_busy_s(), process_cpu_s(self.web), process_cpu_s(workers)
+
+
 def step(
-    stack: Stack, twilio: FakeTwilio, rate: int, sizes: Sizes, tokens: dict[int, str]
+    stack: Stack,
+    twilio: FakeTwilio,
+    rate: int,
+    sizes: Sizes,
+    tokens: dict[int, str],
+    busy: Busy,
 ) -> dict[str, object]:
     """`rate` new texters a second for `sizes.seconds`, with supporters replying meanwhile."""
     with transaction(stack.settings.database_url) as session:
@@ -80,12 +100,15 @@ def step(
     count = int(rate * sizes.seconds * 1.3) + 50
     texts = load.write_requests(stack.run_dir / f"e2e-{rate}.txt", stack.settings, count)
     replier = Replier(stack, tokens, started, per_second=max(2.0, rate / 5))
+    before = busy.now()
     replier.start()
     answers = load.open_loop(
         stack.settings.public_url + "/twilio/messages", texts, rate, sizes.seconds, CONNECTIONS
     )
     replier.stop()
     drained = drain(stack, started, sizes.drain_s)
+    spent = [after - was for after, was in zip(busy.now(), before, strict=True)]
+    per_text = [round(1000 * s / max(answers.requests, 1), 2) for s in spent]
     if not drained:  # what is left would only slow the next step: it is counted, then dropped
         redis = Redis.from_url(stack.settings.redis_url)
         for name in queues.ALL:
@@ -100,6 +123,9 @@ def step(
         "unassigned": unassigned,
         "reply": load.spread(reply_waits(stack, twilio, started)),
         "replies_posted": replier.posted,
+        # From the first arrival until every text was processed and sent (or drain_s ran
+        # out), replies included, divided by the texts: what a text cost the machine.
+        "cpu_ms_per_text": dict(zip(("machine", "web", "workers"), per_text, strict=True)),
     }
 
 

@@ -102,6 +102,18 @@ def e2e_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:
                 _met(assigned["p95_ms"] < 50) if target_applies else "",
             )
         )
+        cpu = step.get("cpu_ms_per_text")
+        if cpu:
+            rows.append(
+                (
+                    "2 end to end",
+                    f"{step['rate']} texts/s: CPU a text, arrival to sent",
+                    f"machine {cpu['machine']} ms: web processes {cpu['web']}, "
+                    f"workers {cpu['workers']}",
+                    "",
+                    "",
+                )
+            )
         sent = f"p50/p95/p99 {_lat(reply, keys)} ({reply['count']} replies)"
         if not reply["count"]:
             sent = f"none of {step['replies_posted']} replies reached Twilio before the step ended"

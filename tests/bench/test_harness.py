@@ -51,5 +51,6 @@ def test_quick_bench_reports_every_part_it_ran(redis_url: str, tmp_path: Path) -
     assert routing["supporters_ratio"] is not None
     if "e2e" in found:
         assert all(step["assigned"]["count"] > 0 for step in found["e2e"]["steps"])
+        assert all(step["cpu_ms_per_text"]["workers"] > 0 for step in found["e2e"]["steps"])
     if "workers" in found:
         assert found["workers"]["1"]["texts_per_s"] > 0

@@ -37,9 +37,8 @@ def choose_supporter(
 ) -> Decision:
     """Pick who takes `convo`; an urgent texter left too long without crisis-trained help is
     offered to any eligible supporter rather than kept waiting. `within_shift` may hold
-    `is_within_shift` by supporter id, worked out once for many conversations."""
-    if within_shift is None:
-        within_shift = {s.id: is_within_shift(s, now, settings) for s in supporters}
+    `is_within_shift` by supporter id, worked out once for many conversations; without it,
+    it is worked out for the supporters that pass every other test."""
     decision = _choose(convo, supporters, now, settings, within_shift)
     if isinstance(decision, Assign) or not is_crisis_overdue(convo, now, settings):
         return decision
@@ -72,14 +71,15 @@ def _choose(
     supporters: Sequence[Supporter],
     now: datetime,
     settings: RoutingSettings,
-    within_shift: Mapping[int, bool],
+    within_shift: Mapping[int, bool] | None,
 ) -> Decision:
     """The texter's previous supporter when eligible, else the least loaded eligible
     supporter, longest since their last assignment on a tie."""
     passed_over: dict[int, str] = {}
     eligible: list[Supporter] = []
     for supporter in supporters:
-        reason = why_not_eligible(supporter, convo, now, settings, within_shift[supporter.id])
+        known = None if within_shift is None else within_shift[supporter.id]
+        reason = why_not_eligible(supporter, convo, now, settings, known)
         if reason is None:
             eligible.append(supporter)
         else:

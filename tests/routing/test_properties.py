@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from routing.eligibility import current_skills, why_not_eligible
 from routing.model import Assign, Conversation, Decision, RoutingSettings, Supporter, Wait
-from routing.policy import plan_assignments, queue_order, weight
+from routing.policy import choose_supporter, plan_assignments, queue_order, weight
 from routing.schedule import is_on_shift
 from tests.routing.builders import NOW, shift
 
@@ -71,6 +71,7 @@ def replay(
                 s,
                 active_conversations=s.active_conversations + 1,
                 load=s.weighted_load + weight(convo, SETTINGS),
+                last_assigned_at=NOW,
             )
 
 
@@ -114,3 +115,13 @@ def test_previous_supporter_is_chosen_whenever_eligible(scenario: Scenario) -> N
         previous = pool.get(convo.previous_supporter_id or -1)
         if previous is not None and why_not_eligible(previous, convo, NOW, SETTINGS) is None:
             assert isinstance(decision, Assign) and decision.supporter_id == previous.id
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios())
+def test_a_pass_decides_as_one_conversation_at_a_time_would(scenario: Scenario) -> None:
+    """A pass works out who is on shift once for all its conversations: each decision is the
+    one choose_supporter makes alone, working it out itself, against the roster as it stood."""
+    roster, queue = scenario
+    for decision, convo, pool in replay(roster, queue):
+        assert choose_supporter(convo, list(pool.values()), NOW, SETTINGS) == decision

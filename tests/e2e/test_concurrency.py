@@ -88,8 +88,8 @@ def test_200_texters_10_supporters_4_workers(helpline: Helpline, four_workers: W
     assert sorted(t["To"] for t in helpline.twilio.sent) == sorted(numbers)
 
     # Five waiting texters write again, at risk; then every supporter's conversations close.
-    # (Waiting ones: texts that came within a second on different shards are taken in
-    # parallel, so which 30 of the 200 were served first is not arrival order.)
+    # (Waiting ones: which 30 of 200 texts sent at once were served first follows the order
+    # their pushes reached Redis, not the order they were sent.)
     helpline.look_again()
     waiting = helpline.db.scalars(
         select(Conversation).where(Conversation.status == "queued").order_by(Conversation.id)

@@ -58,8 +58,8 @@ def test_two_of_four_workers_killed_mid_burst_lose_nothing_and_text_nobody_twice
 
     wait_until(lambda: len(helpline.twilio.sent) >= 40, 60, "no texts going out")
     helpline.twilio.stall_creates()
-    # The shards whose drains were killed wait for their leases to lapse (30 s) before the
-    # tick restarts them; their texts are the ones still to send.
+    # A drain killed holding its lease leaves its list waiting for the lease to lapse (30 s)
+    # before the tick restarts it; its texts are the ones still to send.
     limit = queues.DRAIN_LEASE_S + 30
     wait_until(lambda: helpline.twilio.in_flight >= 2, limit, "fewer than two workers sending")
     # Two inside Twilio's create: the text is made, the worker never hears.

@@ -1,4 +1,4 @@
-"""Stored texts reach the workers through per-shard lists in Redis, drained in batches."""
+"""Stored texts reach the workers through a list in Redis, drained in batches."""
 
 from __future__ import annotations
 

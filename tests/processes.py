@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+import psutil
 import requests
 
 from helpline.config import Settings
@@ -50,25 +51,16 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (Linux)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # it ended meanwhile
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+    """The processes whose parent is `pid`."""
+    return [child.pid for child in psutil.Process(pid).children()]
 
 
 def gone(pid: int) -> bool:
     """`pid` has ended (a zombie no one reaped counts as ended)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
+        return psutil.Process(pid).status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
         return True
-    return state in ("Z", "X")
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str = "condition") -> None:

@@ -92,8 +92,8 @@ def _enqueue(
 # round trip to Redis, not an RQ job. One texter's texts share a shard, drained in order.
 # One shard: every batch takes the routing lock before anything else, so batches run one at
 # a time however many lists there are, and more lists only split the texts into smaller
-# batches, each paying a batch's fixed cost (docs/decisions.md, "Inbound texts reach the
-# workers through a drain list"). The shard stays in the names and the jobs' arguments.
+# batches, each paying a batch's fixed cost (docs/decisions.md, "One drain list, not four").
+# The shard stays in the names and the jobs' arguments.
 INBOUND_SHARDS = 1
 DRAIN_BATCH = 50
 # A drain renews its lease with every batch and hands over to a fresh job, at the back of the

@@ -75,7 +75,7 @@ def texts_per_second(stack: Stack, sizes: Sizes) -> float:
     redis = Redis.from_url(stack.settings.redis_url)
     began = time.monotonic()
     for message_id, inbound in zip(ids, texts, strict=True):  # as the webhook hands them on
-        queues.inbound_stored(redis, message_id, inbound.texter_key)
+        queues.inbound_stored(redis, [(message_id, inbound.texter_key)])
     _wait(lambda: _left(stack, ids) == 0, sizes.timeout_s)
     return round(len(ids) / (time.monotonic() - began), 1)
 

@@ -5,13 +5,14 @@ Every difference between SQLite (the embedded default) and PostgreSQL lives here
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -126,6 +127,29 @@ def autocommit_engine(url: str) -> Engine | None:
     inbound webhook's one idempotent insert; None on SQLite, whose writers take the write
     lock in a transaction of their own."""
     return None if url.startswith("sqlite") else _engine(url, "autocommit")
+
+
+@contextmanager
+def sqlite_writer_turn(url: str) -> Iterator[None]:
+    """On SQLite, a turn at writing among the processes that ask for one here: an exclusive
+    lock on a file beside the database, held until the block ends (nothing on PostgreSQL).
+
+    SQLite's own waiters for its write lock sleep and try again, longer each time, up to
+    100 ms a try (busy_timeout): two web processes storing texts in turn each left the other
+    asleep for most of its turn. A process waiting here wakes the moment the lock is let go.
+    """
+    database = make_url(url).database
+    if not url.startswith("sqlite") or not database or database == ":memory:":
+        yield
+        return
+    # Opened for each turn, never inherited: a lock on a descriptor shared across a fork
+    # would be held by both processes at once.
+    handle = os.open(f"{database}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # lets the lock go
 
 
 def retrying_once(work: Callable[[], T]) -> T:

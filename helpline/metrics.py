@@ -11,8 +11,9 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import cast
 
 from flask import Blueprint, Flask, Response, abort, g, request
 from prometheus_client import CollectorRegistry, generate_latest
@@ -50,9 +51,11 @@ def _start_clock() -> None:
 
 
 def _time_webhook(response: Response) -> Response:
-    if _untimed_webhook() is not None:
+    webhook = _untimed_webhook()
+    if webhook is not None:
         pipe = web.redis().pipeline(transaction=False)
-        record_webhook(pipe, response.status_code)
+        elapsed = time.perf_counter() - g.pop("metrics_started")
+        record_webhooks(pipe, webhook, response.status_code, [elapsed])
         telemetry.flush(pipe)
     return response
 
@@ -62,15 +65,21 @@ def _untimed_webhook() -> str | None:
     return WEBHOOKS.get(request.endpoint or "") if "metrics_started" in g else None
 
 
-def record_webhook(pipe: Pipeline, code: int) -> None:
-    """Queue this webhook's time so far and its answer's code on `pipe`, once a request: the
-    inbound webhook sends them with its text's push, one round trip to Redis for both."""
-    webhook = _untimed_webhook()
-    if webhook is None:
-        return
-    elapsed = time.perf_counter() - g.pop("metrics_started")
+def record_webhooks(pipe: Pipeline, webhook: str, code: int, elapsed: Sequence[float]) -> None:
+    """Queue the times of webhooks answered alike, and their count, on `pipe` (the inbound
+    webhooks stored together send theirs with their texts' push, one round trip to Redis)."""
     telemetry.observe(pipe, telemetry.WEBHOOK_DURATION, elapsed, webhook=webhook)
-    telemetry.count(pipe, telemetry.WEBHOOK_REQUESTS, webhook=webhook, code=str(code))
+    telemetry.count(pipe, telemetry.WEBHOOK_REQUESTS, len(elapsed), webhook=webhook, code=str(code))
+
+
+def webhook_started() -> float:
+    """When this request began, for its webhook's time (its clock starts before any hook)."""
+    return cast(float, g.metrics_started)
+
+
+def webhook_recorded() -> None:
+    """This request's webhook time was recorded with others' (`record_webhooks`)."""
+    g.pop("metrics_started", None)
 
 
 @bp.get("/metrics")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,13 +97,20 @@ def count(redis: Redis | Pipeline, counter: Counter, by: int = 1, **labels: str)
         pipe.hincrby(KEY + counter.name, _field(counter.labels, labels), by)
 
 
-def observe(redis: Redis | Pipeline, histogram: Histogram, value: float, **labels: str) -> None:
-    """Record one sample: its bucket (the first whose bound holds it) and its sum."""
+def observe(
+    redis: Redis | Pipeline, histogram: Histogram, values: Sequence[float], **labels: str
+) -> None:
+    """Record samples: how many fell in each bucket (the first whose bound holds them), and
+    their sum; one command for each bucket they fell in, and one for the sum."""
     field = _field(histogram.labels, labels)
-    bucket = bisect_left(histogram.buckets, value)  # len(buckets) is +Inf
+    in_bucket: dict[int, int] = {}
+    for value in values:
+        bucket = bisect_left(histogram.buckets, value)  # len(buckets) is +Inf
+        in_bucket[bucket] = in_bucket.get(bucket, 0) + 1
     with _commands(redis) as pipe:
-        pipe.hincrby(KEY + histogram.name, json.dumps([field, bucket]), 1)
-        pipe.hincrbyfloat(KEY + histogram.name, json.dumps([field, "sum"]), value)
+        for bucket, samples in in_bucket.items():
+            pipe.hincrby(KEY + histogram.name, json.dumps([field, bucket]), samples)
+        pipe.hincrbyfloat(KEY + histogram.name, json.dumps([field, "sum"]), sum(values))
 
 
 def flush(pipe: Pipeline) -> None:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, current_app, g, request
 from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
 from helpline import metrics, telemetry, throttle, web
-from helpline.db import retrying_once
+from helpline.db import get_engine, retrying_once, sqlite_writer_turn
+from helpline.group_commit import GroupCommit
 from helpline.services import intake, outbound
 from workers import queues
 
@@ -72,41 +75,68 @@ def inbound_message() -> Response:
         inbound = intake.parse(form)
     except intake.InvalidInbound as exc:
         return Response(f"{exc}\n", 400, mimetype="text/plain")
+    session = g.get("db")
+    if session is not None and session.in_transaction():
+        # A signed-in user's lookup began it: on SQLite it holds the write lock, which the
+        # store below would wait for (the webhook reads nothing through it).
+        session.commit()
     try:
-        message_id = _store(inbound)
+        _intake()(_Arrival(inbound, web.now(), metrics.webhook_started()))
     except OperationalError:
         log.exception("database unavailable; asking Twilio to retry")
         return Response("database unavailable\n", 503, mimetype="text/plain")
-    redis = web.redis()
-    with_metrics = redis.pipeline(transaction=False)
-    metrics.record_webhook(with_metrics, 200)
-    queues.inbound_stored(redis, message_id, inbound.texter_key, with_metrics)
+    metrics.webhook_recorded()  # with its text's push
     return Response(EMPTY_TWIML, 200, mimetype="text/xml")
 
 
-def _store(inbound: intake.Inbound) -> int:
-    """Store the text durably (committed) before anything else."""
-    engine = web.resources().autocommit
-    if engine is not None:  # PostgreSQL: the one statement is its own transaction
-
-        def store() -> int:
-            with engine.connect() as connection:
-                return intake.store(connection, inbound, web.now())
-
-        return retrying_once(store)  # the store is idempotent: a MessageSid is stored once
-    # SQLite: the request's session, which may hold the write lock already (a signed-in
-    # user's lookup): a connection of its own would wait on it, and so would the turn below.
-    session = web.db()
-    turn = contextlib.nullcontext() if session.in_transaction() else _sqlite_stores
-    with turn:
-        message_id = intake.store(session, inbound, web.now())
-        session.commit()
-    return message_id
+# Concurrent inbound webhooks in a process store their texts together: one transaction, one
+# round trip to the database and one to Redis for the batch, each webhook answered once its
+# own text is committed and handed on (helpline.group_commit; docs/decisions.md, "Inbound
+# webhooks store their texts together").
+MAX_BATCH = 64
 
 
-# SQLite lets one writer in at a time; its other writers wait in a loop of sleeps and retries
-# (busy_timeout). A process's webhooks queue here for their turn instead.
-_sqlite_stores = threading.Lock()
+@dataclass(frozen=True)
+class _Arrival:
+    inbound: intake.Inbound
+    received_at: datetime
+    started: float  # the request's clock, for its webhook's time
+
+
+def _intake() -> GroupCommit[_Arrival, int]:
+    """This app's intake: the group commit of its inbound texts."""
+    found = current_app.extensions.get("helpline.intake")
+    if found is None:
+        resources = web.resources()
+        found = current_app.extensions.setdefault(
+            "helpline.intake",
+            GroupCommit(lambda arrivals: _store_and_hand_over(resources, arrivals), MAX_BATCH),
+        )
+    return cast(GroupCommit[_Arrival, int], found)
+
+
+def _store_and_hand_over(resources: web.Resources, arrivals: list[_Arrival]) -> list[int]:
+    """Store the texts durably (committed) before anything else, then hand them on."""
+    received = [(arrival.inbound, arrival.received_at) for arrival in arrivals]
+
+    def store() -> list[int]:
+        if resources.autocommit is not None:  # PostgreSQL: one statement, its own transaction
+            with resources.autocommit.connect() as connection:
+                return intake.store_all(connection, received)
+        url = resources.settings.database_url  # SQLite: the web processes take turns
+        with sqlite_writer_turn(url), get_engine(url).begin() as connection:
+            return intake.store_all(connection, received)
+
+    message_ids = retrying_once(store)  # the store is idempotent: a MessageSid is stored once
+    with_metrics = resources.redis.pipeline(transaction=False)
+    now = time.perf_counter()
+    metrics.record_webhooks(
+        with_metrics, "messages", 200, [now - arrival.started for arrival in arrivals]
+    )
+    texter_keys = [arrival.inbound.texter_key for arrival in arrivals]
+    stored = list(zip(message_ids, texter_keys, strict=True))
+    queues.inbound_stored(resources.redis, stored, with_metrics)
+    return message_ids
 
 
 @bp.post("/status")

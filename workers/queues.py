@@ -9,6 +9,7 @@ import contextlib
 import logging
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -123,27 +124,33 @@ def _take_lease(redis: Redis | Pipeline, shard: int) -> object:
 
 
 def inbound_stored(
-    connection: Redis, message_id: int, texter_key: str, pipe: Pipeline | None = None
+    connection: Redis, texts: Sequence[tuple[int, str]], pipe: Pipeline | None = None
 ) -> bool:
-    """Hand a stored inbound text to the workers; False (logged) when Redis is unreachable
-    (the text is stored: the sweep finds it). `pipe` may hold commands of the caller's to
-    send in the same round trip (the webhook's metrics); their errors are not this text's."""
-    shard = shard_of(texter_key)
+    """Hand stored inbound texts (their ids and texters' keys, in the order they were stored)
+    to the workers; False (logged) when Redis is unreachable (the texts are stored: the sweep
+    finds them). `pipe` may hold commands of the caller's to send in the same round trip (the
+    webhooks' metrics); their errors are not the texts'."""
+    by_shard: dict[int, list[int]] = {}
+    for message_id, texter_key in texts:
+        by_shard.setdefault(shard_of(texter_key), []).append(message_id)
     pipe = pipe if pipe is not None else connection.pipeline(transaction=False)
     try:
         with pipe:
-            pipe.rpush(inbound_list(shard), message_id)
-            _take_lease(pipe, shard)
-            *_, pushed, lease_taken = pipe.execute(raise_on_error=False)
-        for answer in (pushed, lease_taken):
+            for shard, message_ids in by_shard.items():
+                pipe.rpush(inbound_list(shard), *message_ids)
+                _take_lease(pipe, shard)
+            answers = pipe.execute(raise_on_error=False)[-2 * len(by_shard) :]
+        for answer in answers:
             if isinstance(answer, Exception):
                 raise answer
     except RedisError as exc:
-        log.warning("could not queue text %s (%s); the sweep will re-queue it", message_id, exc)
+        ids = ", ".join(str(message_id) for message_id, _ in texts)
+        log.warning("could not queue texts %s (%s); the sweep will re-queue them", ids, exc)
         return False
-    if not lease_taken:  # a drain holds the lease: it takes this id before it lets go
-        return True
-    return drain(connection, shard)
+    # A shard whose lease a drain holds needs nothing more: the drain takes these ids before
+    # it lets go. Any other needs a drain.
+    taken = [shard for shard, lease in zip(by_shard, answers[1::2], strict=True) if lease]
+    return all([drain(connection, shard) for shard in taken])
 
 
 def drain(connection: Redis, shard: int) -> bool:

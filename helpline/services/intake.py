@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import BigInteger, Connection, bindparam, func, select
+from sqlalchemy import ARRAY, BigInteger, Connection, Integer, Text, bindparam, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import ReturningInsert
 
 from helpline import vault
-from helpline.db import insert_ignoring_conflicts, is_postgresql
+from helpline.db import is_postgresql
 from helpline.models import Message
 
 MAX_BODY = (
@@ -76,67 +77,109 @@ def is_message_sid(sid: str) -> bool:
 
 
 def store(db: Session | Connection, inbound: Inbound, now: datetime) -> int:
-    """Store the text unless its MessageSid is stored already; return the row's id either way.
+    """Store the text unless its MessageSid is stored already; return the row's id either way."""
+    return store_all(db, [(inbound, now)])[0]
 
-    One statement. On PostgreSQL it first takes a lock on the texter (a materialized CTE the
-    insert reads from, so the lock is held before the id is drawn): one texter's texts are
-    stored one at a time, so their ids follow commit order and a worker that sees a text also
-    sees every earlier one (SQLite writers queue anyway). Run on an autocommit connection it
-    is its own transaction: one round trip.
+
+def store_all(db: Session | Connection, received: Sequence[tuple[Inbound, datetime]]) -> list[int]:
+    """Store the texts not stored yet (by MessageSid); each text's row id, in their order.
+
+    On PostgreSQL one statement: it first takes a lock on each of the texts' texters, in key
+    order (a materialized CTE the insert reads from, so the locks are held before any id is
+    drawn), then inserts the texts in their order. One texter's texts are stored one at a
+    time, so their ids follow commit order and a worker that sees a text also sees every
+    earlier one (SQLite's writers queue anyway). Run on an autocommit connection it is its
+    own transaction: one round trip for the batch. Only redelivered texts cost a second
+    statement, which finds their rows.
     """
-    row = {
+    if is_postgresql(db):
+        rows = db.execute(_STORE_ALL_POSTGRESQL, _columns(received)).all()
+        stored = {sid: int(message_id) for message_id, sid in rows}
+    else:
+        stored = {}
+        for inbound, now in received:
+            message_id = db.scalar(_STORE_ONE_SQLITE, _row(inbound, now))
+            if message_id is not None:
+                stored[inbound.sid] = int(message_id)
+    again = [inbound.sid for inbound, _ in received if inbound.sid not in stored]
+    if again:
+        found = db.execute(select(Message.sid, Message.id).where(Message.sid.in_(again)))
+        stored.update((sid, message_id) for sid, message_id in found if sid)
+    return [stored[inbound.sid] for inbound, _ in received]
+
+
+def _row(inbound: Inbound, now: datetime) -> dict[str, object]:
+    return {
         "sid": inbound.sid,
-        "direction": "in",
         "body": inbound.body,
         "from_address": inbound.from_address,
         "to_address": inbound.to_address,
         "texter_key": inbound.texter_key,
         "num_media": inbound.num_media,
-        "delivery_status": "received",
         "created_at": now,
-        "lock_key": int(inbound.texter_key[:15], 16),
     }
-    stored = db.scalar(_store_statement(db), row)
-    if stored is not None:
-        return int(stored)
-    # A redelivery: the row is there already (the only case that costs a second statement).
-    message_id = db.scalar(select(Message.id).where(Message.sid == inbound.sid))
-    assert message_id is not None
-    return message_id
 
 
-_STORED_COLUMNS = (
-    "sid",
-    "direction",
-    "body",
-    "from_address",
-    "to_address",
-    "texter_key",
-    "num_media",
-    "delivery_status",
-    "created_at",
+def _columns(received: Sequence[tuple[Inbound, datetime]]) -> dict[str, list[object]]:
+    """The texts as one array per column, and their texters' lock keys."""
+    rows = [_row(inbound, now) for inbound, now in received]
+    columns = {name: [row[name] for row in rows] for name in _ARRAYS}
+    columns["lock_keys"] = [lock_key(inbound.texter_key) for inbound, _ in received]
+    return columns
+
+
+def lock_key(texter_key: str) -> int:
+    """The texter's advisory lock on PostgreSQL (a bigint from their blind index)."""
+    return int(texter_key[:15], 16)
+
+
+_table = Message.__table__.c
+_ARRAYS = {
+    "sid": Text(),
+    "body": Text(),
+    "from_address": _table.from_address.type,
+    "to_address": _table.to_address.type,
+    "texter_key": Text(),
+    "num_media": Integer(),
+    "created_at": _table.created_at.type,
+}
+_STORE_ALL_POSTGRESQL = text(
+    """
+    WITH texter_locks AS MATERIALIZED (
+        SELECT count(pg_advisory_xact_lock(key)) AS taken
+        FROM (SELECT DISTINCT key FROM unnest(CAST(:lock_keys AS bigint[])) AS key ORDER BY key)
+            AS texters
+    )
+    INSERT INTO messages (sid, direction, body, from_address, to_address, texter_key,
+                          num_media, delivery_status, created_at)
+    SELECT arrived.sid, 'in', arrived.body, arrived.from_address, arrived.to_address,
+           arrived.texter_key, arrived.num_media, 'received', arrived.created_at
+    FROM texter_locks, unnest(
+        CAST(:sid AS text[]), CAST(:body AS text[]), CAST(:from_address AS text[]),
+        CAST(:to_address AS text[]), CAST(:texter_key AS text[]),
+        CAST(:num_media AS integer[]), CAST(:created_at AS timestamptz[])
+    ) WITH ORDINALITY AS arrived (sid, body, from_address, to_address, texter_key, num_media,
+                                  created_at, position)
+    ORDER BY arrived.position
+    ON CONFLICT (sid) DO NOTHING
+    RETURNING id, sid
+    """
+).bindparams(
+    bindparam("lock_keys", type_=ARRAY(BigInteger())),
+    *(bindparam(name, type_=ARRAY(item)) for name, item in _ARRAYS.items()),
 )
-_store_statements: dict[bool, ReturningInsert[tuple[int]]] = {}
-
-
-def _store_statement(db: Session | Connection) -> ReturningInsert[tuple[int]]:
-    """`store`'s statement, built once for each kind of database: only its parameters change
-    from one text to the next (building it again cost a fifth of the webhook's time)."""
-    postgresql = is_postgresql(db)
-    if postgresql not in _store_statements:
-        table = Message.__table__
-        values = [bindparam(name, type_=table.c[name].type) for name in _STORED_COLUMNS]
-        statement = insert_ignoring_conflicts(db, table, ["sid"])
-        if postgresql:
-            locked = func.pg_advisory_xact_lock(bindparam("lock_key", type_=BigInteger))
-            lock = select(locked).cte("texter_lock").prefix_with("MATERIALIZED")
-            statement = statement.from_select(
-                list(_STORED_COLUMNS), select(*values).select_from(lock)
-            )
-        else:
-            statement = statement.values(dict(zip(_STORED_COLUMNS, values, strict=True)))
-        _store_statements[postgresql] = statement.returning(table.c.id)
-    return _store_statements[postgresql]
+# SQLite's insert of one text, built once: only its parameters change from one text to the
+# next (building it again cost a fifth of the webhook's time).
+_STORE_ONE_SQLITE = (
+    sqlite.insert(Message.__table__)
+    .values(
+        direction="in",
+        delivery_status="received",
+        **{name: bindparam(name, type_=_table[name].type) for name in _ARRAYS},
+    )
+    .on_conflict_do_nothing(index_elements=["sid"])
+    .returning(_table.id)
+)
 
 
 def store_missing(session: Session, received: list[Inbound], now: datetime) -> list[int]:

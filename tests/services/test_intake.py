@@ -18,8 +18,8 @@ from tests.support import HELPLINE_NUMBER, message_sid
 NUMBER = "+15550401234"
 
 
-def inbound(body: str = "hi", sid: str | None = None) -> intake.Inbound:
-    return intake.Inbound(sid or message_sid(), NUMBER, HELPLINE_NUMBER, body, 0)
+def inbound(body: str = "hi", sid: str | None = None, number: str = NUMBER) -> intake.Inbound:
+    return intake.Inbound(sid or message_sid(), number, HELPLINE_NUMBER, body, 0)
 
 
 def test_a_redelivered_text_is_stored_once(settings: Settings) -> None:
@@ -29,6 +29,29 @@ def test_a_redelivered_text_is_stored_once(settings: Settings) -> None:
         again = intake.store(db, text_in, utcnow())
         assert first == again
         assert db.scalar(select(Message.body).where(Message.id == first)) == "hi"
+
+
+def test_a_batch_stores_its_texts_in_order_and_finds_those_stored_before(
+    settings: Settings,
+) -> None:
+    """Each text of a batch gets its own row id, in the batch's order; a redelivered text, or
+    one twice in the batch, gets the id of the row stored first."""
+    earlier = inbound("earlier")
+    with Session(get_engine(settings.database_url)) as db, db.begin():
+        stored_before = intake.store(db, earlier, utcnow())
+    first, second = inbound("first"), inbound("second", number="+15550409999")
+    batch = [first, earlier, second, first]
+    with get_engine(settings.database_url).begin() as connection:
+        ids = intake.store_all(connection, [(text_in, utcnow()) for text_in in batch])
+    assert ids[1] == stored_before
+    assert ids[0] == ids[3] and stored_before < ids[0] < ids[2]
+    with Session(get_engine(settings.database_url)) as db:
+        rows = db.execute(select(Message.id, Message.body, Message.from_address)).all()
+    assert sorted(rows) == [
+        (stored_before, "earlier", NUMBER),
+        (ids[0], "first", NUMBER),
+        (ids[2], "second", "+15550409999"),
+    ]
 
 
 @pytest.mark.postgres
@@ -70,3 +93,31 @@ def _until_waiting_on_advisory_lock(settings: Settings, timeout_s: float = 10) -
                 return
         time.sleep(0.02)
     raise AssertionError("the store never waited for the texter's lock")
+
+
+@pytest.mark.postgres
+def test_a_batch_waits_for_each_of_its_texters(settings: Settings) -> None:
+    """A batch takes the lock of every texter in it before it draws any id: one whose texter
+    is being stored elsewhere waits, and its texts come after that texter's earlier one."""
+    engine = autocommit_engine(settings.database_url)
+    assert engine is not None
+    other = inbound("other texter", number="+15550407777")
+    key = intake.lock_key(inbound().texter_key)
+    stored: list[list[int]] = []
+
+    def store_batch() -> None:
+        with engine.connect() as connection:
+            batch = [(other, utcnow()), (inbound("second"), utcnow())]
+            stored.append(intake.store_all(connection, batch))
+
+    with get_engine(settings.database_url).connect() as holder:
+        holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        waiting = threading.Thread(target=store_batch)
+        waiting.start()
+        _until_waiting_on_advisory_lock(settings)
+        assert waiting.is_alive() and not stored
+        with Session(bind=holder) as db:
+            first = intake.store(db, inbound("first"), utcnow())
+        holder.commit()
+        waiting.join(10)
+    assert stored and first < stored[0][0] < stored[0][1]

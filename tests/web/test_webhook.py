@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import pytest
 from sqlalchemy import func, select, text
 
-from helpline import db
+from helpline import db, vault
 from helpline.models import Message
-from tests.support import Helpline, message_sid
+from helpline.services import intake
+from tests.support import Helpline, message_sid, texter_number
+from workers import queues
 
 
 def count_messages(helpline: Helpline) -> int:
@@ -181,3 +189,74 @@ def test_a_connection_the_database_closed_costs_no_text(
         "first",
         "second",
     ]
+
+
+def test_webhooks_arriving_while_a_store_is_made_are_stored_together(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts that reach a web process while it stores another are stored in one batch once it
+    is done (one transaction, one round trip), each webhook answered for its own text, and
+    each text handed to the workers once."""
+    batches: list[int] = []
+    store_all = intake.store_all
+
+    def counting(db: object, received: list[tuple[intake.Inbound, object]]) -> list[int]:
+        batches.append(len(received))
+        return store_all(db, received)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(intake, "store_all", counting)
+    first = texter_number()
+    answers: dict[str, int] = {}
+
+    def text_in(body: str, from_: str) -> None:
+        own = dataclasses.replace(helpline, client=helpline.app.test_client())
+        answers[body] = own.text_in(body, from_=from_).status_code
+
+    with _stores_held(helpline, first):
+        leading = threading.Thread(target=text_in, args=("first", first))
+        leading.start()
+        _wait_until(lambda: _waiting(helpline) == 1)  # its store waits for the lock
+        waiting = [
+            threading.Thread(target=text_in, args=(f"text {n}", texter_number())) for n in range(5)
+        ]
+        for thread in waiting:
+            thread.start()
+        _wait_until(lambda: _waiting(helpline) == 6)
+    for thread in [leading, *waiting]:
+        thread.join(30)
+    assert batches == [1, 5]
+    assert answers == {"first": 200, **{f"text {n}": 200 for n in range(5)}}
+    helpline.look_again()
+    stored = helpline.db.scalars(select(Message.id).order_by(Message.id)).all()
+    assert len(stored) == 6
+    redis = helpline.app.extensions["helpline"].redis
+    handed_on = [int(i) for i in redis.lrange(queues.inbound_list(0), 0, -1)]
+    assert sorted(handed_on) == list(stored)
+
+
+@contextmanager
+def _stores_held(helpline: Helpline, texter: str) -> Iterator[None]:
+    """Until the block ends, a store of `texter`'s text waits: on PostgreSQL for the texter's
+    lock, on SQLite for the write lock."""
+    engine = db.get_engine(helpline.settings.database_url)
+    with engine.connect() as holder:
+        if engine.dialect.name == "postgresql":
+            key = intake.lock_key(vault.index(texter))
+            holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        else:
+            holder.begin()  # BEGIN IMMEDIATE: the write lock
+        yield
+        holder.rollback()
+
+
+def _waiting(helpline: Helpline) -> int:
+    """Texts in the web's intake, waiting for their batch or in it."""
+    intake_line = helpline.app.extensions.get("helpline.intake")
+    return len(intake_line._line) if intake_line else 0
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)

@@ -31,18 +31,20 @@ def run_handoffs(
     routing = settings_service.routing_settings(values)
     assignment.lock_routing(session)
     # Gather
-    active = session.scalars(select(Conversation).where(Conversation.status == "active")).all()
-    by_id = {c.id: c for c in active}
-    holder_ids = sorted({c.supporter_id for c in active if c.supporter_id is not None})
+    snapshot = snapshots.active_conversations(session)
+    holder_ids = sorted({c.supporter_id for c in snapshot})
     holders = {s.id: s for s in snapshots.supporters(session, routing.urgent_weight, holder_ids)}
     # Decide
-    snapshot = [snapshots.active_conversation(c) for c in active if c.supporter_id is not None]
     decisions = plan_handoffs(snapshot, holders, now, routing)
-    # Apply
+    # Apply, loading only the conversations something is due for (one closed since it was
+    # read is left alone)
+    by_id = _still_active(session, [decision.conversation_id for decision in decisions])
     texts: list[Message] = []
     announce: dict[int, str] = {}
     for decision in decisions:
-        convo = by_id[decision.conversation_id]
+        convo = by_id.get(decision.conversation_id)
+        if convo is None:
+            continue
         if isinstance(decision, Close):
             texts += assignment.close(session, convo, now, decision.reason)
         elif isinstance(decision, Nudge):
@@ -53,6 +55,13 @@ def run_handoffs(
             announce[convo.id] = assignment.HANDED_OFF
     texts += assignment.route_queue(session, now, values, announce)
     return texts + waiting.send_updates(session, now, values, skip=announce)
+
+
+def _still_active(session: Session, ids: list[int]) -> dict[int, Conversation]:
+    if not ids:
+        return {}
+    query = select(Conversation).where(Conversation.id.in_(ids), Conversation.status == "active")
+    return {convo.id: convo for convo in session.scalars(query)}
 
 
 def hand_off(session: Session, convo: Conversation, decision: Handoff, now: datetime) -> None:

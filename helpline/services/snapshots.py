@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Text, case, cast, func, select, text
+from sqlalchemy import Row, Text, case, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from helpline import models
@@ -234,7 +235,8 @@ def conversation(row: models.Conversation) -> model.Conversation:
     )
 
 
-def active_conversation(row: models.Conversation) -> model.ActiveConversation:
+def active_conversation(row: models.Conversation | Row[Any]) -> model.ActiveConversation:
+    """A held conversation as the handoff rules see it, from its model or a row of its columns."""
     assert row.supporter_id is not None and row.assigned_at is not None
     return model.ActiveConversation(
         id=row.id,
@@ -250,3 +252,25 @@ def active_conversation(row: models.Conversation) -> model.ActiveConversation:
         offered_to_id=row.offered_to_id,
         offered_at=row.offered_at,
     )
+
+
+def active_conversations(session: Session) -> list[model.ActiveConversation]:
+    """Every conversation a supporter holds, read as rows of the columns the handoff rules
+    use: a tick reads them all under the routing lock, and as models they took most of it."""
+    c = models.Conversation
+    columns = (
+        c.id,
+        c.supporter_id,
+        c.priority,
+        c.assigned_at,
+        c.first_reply_at,
+        c.last_activity_at,
+        c.required_skills,
+        c.last_inbound_at,
+        c.last_reply_at,
+        c.nudged_at,
+        c.offered_to_id,
+        c.offered_at,
+    )
+    held = select(*columns).where(c.status == "active", c.supporter_id.is_not(None))
+    return [active_conversation(row) for row in session.execute(held)]

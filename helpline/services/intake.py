@@ -8,12 +8,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import ARRAY, BigInteger, Connection, Integer, Text, bindparam, select, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Connection,
+    Integer,
+    Text,
+    bindparam,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from helpline import vault
-from helpline.db import is_postgresql
+from helpline.db import insert_ignoring_conflicts, is_postgresql
 from helpline.models import Message
 
 MAX_BODY = (
@@ -89,16 +100,18 @@ def store_all(db: Session | Connection, received: Sequence[tuple[Inbound, dateti
     drawn), then inserts the texts in their order. One texter's texts are stored one at a
     time, so their ids follow commit order and a worker that sees a text also sees every
     earlier one (SQLite's writers queue anyway). Run on an autocommit connection it is its
-    own transaction: one round trip for the batch. Only redelivered texts cost a second
-    statement, which finds their rows.
+    own transaction: one round trip for the batch. A lone text takes a statement of its own
+    that does the same for one row (the arrays cost a lone webhook 0.15 ms more). Only
+    redelivered texts cost a second statement, which finds their rows.
     """
-    if is_postgresql(db):
+    stored: dict[str, int] = {}
+    if is_postgresql(db) and len(received) > 1:
         rows = db.execute(_STORE_ALL_POSTGRESQL, _columns(received)).all()
         stored = {sid: int(message_id) for message_id, sid in rows}
     else:
-        stored = {}
+        statement = _store_one(db)
         for inbound, now in received:
-            message_id = db.scalar(_STORE_ONE_SQLITE, _row(inbound, now))
+            message_id = db.scalar(statement, _row(inbound, now))
             if message_id is not None:
                 stored[inbound.sid] = int(message_id)
     again = [inbound.sid for inbound, _ in received if inbound.sid not in stored]
@@ -110,6 +123,7 @@ def store_all(db: Session | Connection, received: Sequence[tuple[Inbound, dateti
 
 def _row(inbound: Inbound, now: datetime) -> dict[str, object]:
     return {
+        "lock_key": lock_key(inbound.texter_key),
         "sid": inbound.sid,
         "body": inbound.body,
         "from_address": inbound.from_address,
@@ -168,18 +182,29 @@ _STORE_ALL_POSTGRESQL = text(
     bindparam("lock_keys", type_=ARRAY(BigInteger())),
     *(bindparam(name, type_=ARRAY(item)) for name, item in _ARRAYS.items()),
 )
-# SQLite's insert of one text, built once: only its parameters change from one text to the
-# next (building it again cost a fifth of the webhook's time).
-_STORE_ONE_SQLITE = (
-    sqlite.insert(Message.__table__)
-    .values(
-        direction="in",
-        delivery_status="received",
-        **{name: bindparam(name, type_=_table[name].type) for name in _ARRAYS},
-    )
-    .on_conflict_do_nothing(index_elements=["sid"])
-    .returning(_table.id)
-)
+_store_one_statements: dict[bool, ReturningInsert[tuple[int]]] = {}
+
+
+def _store_one(db: Session | Connection) -> ReturningInsert[tuple[int]]:
+    """The insert of one text, built once for each kind of database: only its parameters
+    change from one text to the next (building it again cost a fifth of the webhook's time).
+    On PostgreSQL it reads its row from a materialized CTE that takes the texter's lock."""
+    postgresql = is_postgresql(db)
+    if postgresql not in _store_one_statements:
+        table = Message.__table__
+        values = {name: bindparam(name, type_=_table[name].type) for name in _ARRAYS}
+        values |= {"direction": literal("in"), "delivery_status": literal("received")}
+        statement = insert_ignoring_conflicts(db, table, ["sid"])
+        if postgresql:
+            locked = func.pg_advisory_xact_lock(bindparam("lock_key", type_=BigInteger))
+            lock = select(locked).cte("texter_lock").prefix_with("MATERIALIZED")
+            statement = statement.from_select(
+                list(values), select(*values.values()).select_from(lock)
+            )
+        else:
+            statement = statement.values(values)
+        _store_one_statements[postgresql] = statement.returning(table.c.id)
+    return _store_one_statements[postgresql]
 
 
 def store_missing(session: Session, received: list[Inbound], now: datetime) -> list[int]:

@@ -45,12 +45,20 @@ class GroupCommit(Generic[T, R]):
     """`commit(item)` makes `item`'s write, batched with those of concurrent callers.
 
     `write(items)` makes a batch's writes and returns one result per item, in their order;
-    when it raises, every caller of that batch gets its exception.
+    when it raises, every caller of that batch gets its exception, unless `each_alone(error)`
+    says the error may be one item's (bad data, not a database that is down): then each of
+    the batch's writes is made again on its own, and only a failing one's caller hears of it.
     """
 
-    def __init__(self, write: Callable[[list[T]], Sequence[R]], max_batch: int = 64) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[T]], Sequence[R]],
+        max_batch: int = 64,
+        each_alone: Callable[[BaseException], bool] = lambda _error: False,
+    ) -> None:
         self._write = write
         self._max_batch = max_batch
+        self._each_alone = each_alone
         self._lock = threading.Lock()
         self._line: deque[_Turn[T, R]] = deque()  # its head leads the batch being made
 
@@ -71,14 +79,14 @@ class GroupCommit(Generic[T, R]):
         with self._lock:
             batch = list(islice(self._line, self._max_batch))
         try:
-            results = self._write([turn.item for turn in batch])
-            if len(results) != len(batch):
-                raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
-            for turn, result in zip(batch, results, strict=True):
-                turn.result = result
-        except BaseException as exc:  # every caller hears of it, the leader as well
-            for turn in batch:
-                turn.error = exc
+            self._make(batch)
+        except BaseException as exc:  # the batch failed: each of its callers hears of it
+            if len(batch) > 1 and isinstance(exc, Exception) and self._each_alone(exc):
+                for turn in batch:
+                    self._make_alone(turn)
+            else:
+                for turn in batch:
+                    turn.error = exc
         finally:
             with self._lock:
                 for _ in batch:
@@ -89,3 +97,16 @@ class GroupCommit(Generic[T, R]):
                 turn.woken.set()
             if following is not None:
                 following.woken.set()  # not done: it leads the next batch
+
+    def _make(self, batch: list[_Turn[T, R]]) -> None:
+        results = self._write([turn.item for turn in batch])
+        if len(results) != len(batch):
+            raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
+        for turn, result in zip(batch, results, strict=True):
+            turn.result = result
+
+    def _make_alone(self, turn: _Turn[T, R]) -> None:
+        try:
+            self._make([turn])
+        except BaseException as exc:  # its caller's to hear of
+            turn.error = exc

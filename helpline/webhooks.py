@@ -110,7 +110,13 @@ def _intake() -> GroupCommit[_Arrival, int]:
         resources = web.resources()
         found = current_app.extensions.setdefault(
             "helpline.intake",
-            GroupCommit(lambda arrivals: _store_and_hand_over(resources, arrivals), MAX_BATCH),
+            GroupCommit(
+                lambda arrivals: _store_and_hand_over(resources, arrivals),
+                MAX_BATCH,
+                # A database that is down fails every text; anything else may be one text's
+                # (refused by a constraint parse missed): the others are stored on their own.
+                each_alone=lambda error: not isinstance(error, OperationalError),
+            ),
         )
     return cast(GroupCommit[_Arrival, int], found)
 

@@ -138,7 +138,7 @@ def _columns(received: Sequence[tuple[Inbound, datetime]]) -> dict[str, list[obj
     """The texts as one array per column, and their texters' lock keys."""
     rows = [_row(inbound, now) for inbound, now in received]
     columns = {name: [row[name] for row in rows] for name in _ARRAYS}
-    columns["lock_keys"] = [lock_key(inbound.texter_key) for inbound, _ in received]
+    columns["lock_keys"] = [row["lock_key"] for row in rows]
     return columns
 
 
@@ -147,15 +147,15 @@ def lock_key(texter_key: str) -> int:
     return int(texter_key[:15], 16)
 
 
-_table = Message.__table__.c
+_MESSAGE = Message.__table__.c
 _ARRAYS = {
     "sid": Text(),
     "body": Text(),
-    "from_address": _table.from_address.type,
-    "to_address": _table.to_address.type,
+    "from_address": _MESSAGE.from_address.type,
+    "to_address": _MESSAGE.to_address.type,
     "texter_key": Text(),
     "num_media": Integer(),
-    "created_at": _table.created_at.type,
+    "created_at": _MESSAGE.created_at.type,
 }
 _STORE_ALL_POSTGRESQL = text(
     """
@@ -192,7 +192,7 @@ def _store_one(db: Session | Connection) -> ReturningInsert[tuple[int]]:
     postgresql = is_postgresql(db)
     if postgresql not in _store_one_statements:
         table = Message.__table__
-        values = {name: bindparam(name, type_=_table[name].type) for name in _ARRAYS}
+        values = {name: bindparam(name, type_=_MESSAGE[name].type) for name in _ARRAYS}
         values |= {"direction": literal("in"), "delivery_status": literal("received")}
         statement = insert_ignoring_conflicts(db, table, ["sid"])
         if postgresql:

@@ -131,3 +131,20 @@ def test_a_write_answering_for_fewer_items_than_its_batch_fails_them() -> None:
     commit: GroupCommit[str, str] = GroupCommit(lambda items: [])
     with pytest.raises(RuntimeError, match="0 results for a batch of 1"):
         commit("lost")
+
+
+def test_an_error_that_may_be_one_items_fails_that_caller_alone() -> None:
+    """When the batch fails with an error that may be one item's (bad data), each write is
+    made again on its own: the others succeed, only the bad one's caller hears of it."""
+    writes = Writes(fail_on={"bad"})
+    commit = GroupCommit(writes, each_alone=lambda error: isinstance(error, ValueError))
+    first = start_held_batch(writes, commit)
+    callers = Callers(commit, ["good", "bad", "also good"])
+    wait_until(lambda: waiting(commit) == 4)
+    writes.release.set()
+    first.join(10)
+    outcomes = callers.answered()
+    assert outcomes["good"] == "GOOD" and outcomes["also good"] == "ALSO GOOD"
+    assert isinstance(outcomes["bad"], ValueError)
+    assert sorted(writes.batches[1]) == ["also good", "bad", "good"]  # tried together first
+    assert sorted(map(tuple, writes.batches[2:])) == [("also good",), ("bad",), ("good",)]

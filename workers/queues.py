@@ -139,7 +139,8 @@ def inbound_stored(
             for shard, message_ids in by_shard.items():
                 pipe.rpush(inbound_list(shard), *message_ids)
                 _take_lease(pipe, shard)
-            answers = pipe.execute(raise_on_error=False)[-2 * len(by_shard) :]
+            sent = pipe.execute(raise_on_error=False)
+            answers = sent[len(sent) - 2 * len(by_shard) :]  # after the caller's commands
         for answer in answers:
             if isinstance(answer, Exception):
                 raise answer

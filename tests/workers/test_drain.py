@@ -80,6 +80,28 @@ def test_a_text_pushed_while_the_lease_is_given_up_is_still_taken(helpline: Help
     assert not redis.exists(queues.drain_lease(0))
 
 
+def test_texts_handed_on_together_keep_their_order_and_ask_for_one_drain(
+    helpline: Helpline,
+) -> None:
+    """A batch of stored texts is pushed in its order, beside the caller's own commands, and
+    asks for one drain; while a drain holds the lease, pushing asks for none."""
+    redis = Redis.from_url(helpline.settings.redis_url)
+    metrics = redis.pipeline(transaction=False)
+    metrics.incr("caller's own command")
+    texts = [(7, "a" * 64), (3, "b" * 64), (9, "c" * 64)]
+    assert queues.inbound_stored(redis, texts, metrics)
+    assert [int(i) for i in redis.lrange(queues.inbound_list(0), 0, -1)] == [7, 3, 9]
+    assert redis.get("caller's own command") == b"1"
+    assert len(inbound_jobs(helpline)) == 1
+    assert queues.inbound_stored(redis, [(11, "d" * 64)])
+    alone = redis.pipeline(transaction=False)
+    alone.incr("caller's own command")
+    alone.incr("caller's own command")
+    assert queues.inbound_stored(redis, [], alone)  # nothing to hand on: the caller's go
+    assert redis.get("caller's own command") == b"3"
+    assert len(inbound_jobs(helpline)) == 1  # the lease is held: the running drain takes them
+
+
 def test_a_text_that_cannot_be_processed_holds_up_no_other(helpline: Helpline) -> None:
     """A batch that fails goes on text by text: the others are served, the bad one is left to
     its own job's retries."""

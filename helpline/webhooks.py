@@ -136,8 +136,9 @@ def _store_and_hand_over(resources: web.Resources, arrivals: list[_Arrival]) -> 
     message_ids = retrying_once(store)  # the store is idempotent: a MessageSid is stored once
     with_metrics = resources.redis.pipeline(transaction=False)
     now = time.perf_counter()
+    elapsed = [now - arrival.started for arrival in arrivals]
     metrics.record_webhooks(
-        with_metrics, "messages", 200, [now - arrival.started for arrival in arrivals]
+        with_metrics, metrics.WEBHOOKS[f"{bp.name}.inbound_message"], 200, elapsed
     )
     texter_keys = [arrival.inbound.texter_key for arrival in arrivals]
     stored = list(zip(message_ids, texter_keys, strict=True))

@@ -4,12 +4,11 @@ its own result once its batch is made."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 
 from helpline.group_commit import GroupCommit
+from tests.processes import wait_until
 
 
 class Writes:
@@ -57,13 +56,6 @@ class Callers:
         return self.outcomes
 
 
-def wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
 def waiting(commit: GroupCommit[str, str]) -> int:
     return len(commit._line)
 
@@ -91,7 +83,7 @@ def test_callers_arriving_during_a_write_are_written_together_next() -> None:
     first = start_held_batch(writes, commit)
     later = [f"text {n}" for n in range(5)]
     callers = Callers(commit, later)
-    wait_until(lambda: waiting(commit) == 6)
+    wait_until(lambda: waiting(commit) == 6, 10, "the writes queued")
     writes.release.set()
     first.join(10)
     outcomes = callers.answered()
@@ -106,7 +98,7 @@ def test_a_batch_holds_at_most_max_batch_writes() -> None:
     commit = GroupCommit(writes, max_batch=2)
     first = start_held_batch(writes, commit)
     callers = Callers(commit, ["a", "b", "c", "d", "e"])
-    wait_until(lambda: waiting(commit) == 6)
+    wait_until(lambda: waiting(commit) == 6, 10, "the writes queued")
     writes.release.set()
     first.join(10)
     assert sorted(callers.answered()) == ["a", "b", "c", "d", "e"]
@@ -120,7 +112,7 @@ def test_a_failed_batch_fails_each_of_its_callers_and_the_next_batch_is_made() -
     failing = Callers(commit, ["bad"])
     assert writes.entered.wait(10)
     following = Callers(commit, ["good"])
-    wait_until(lambda: waiting(commit) == 2)
+    wait_until(lambda: waiting(commit) == 2, 10, "the writes queued")
     writes.release.set()
     assert isinstance(failing.answered()["bad"], ValueError)
     assert following.answered() == {"good": "GOOD"}
@@ -140,7 +132,7 @@ def test_an_error_that_may_be_one_items_fails_that_caller_alone() -> None:
     commit = GroupCommit(writes, each_alone=lambda error: isinstance(error, ValueError))
     first = start_held_batch(writes, commit)
     callers = Callers(commit, ["good", "bad", "also good"])
-    wait_until(lambda: waiting(commit) == 4)
+    wait_until(lambda: waiting(commit) == 4, 10, "the writes queued")
     writes.release.set()
     first.join(10)
     outcomes = callers.answered()

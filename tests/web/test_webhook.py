@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -14,6 +13,7 @@ from sqlalchemy import func, select, text
 from helpline import db, vault
 from helpline.models import Message
 from helpline.services import intake
+from tests.processes import wait_until
 from tests.support import Helpline, message_sid, texter_number
 from workers import queues
 
@@ -215,13 +215,13 @@ def test_webhooks_arriving_while_a_store_is_made_are_stored_together(
     with _stores_held(helpline, first):
         leading = threading.Thread(target=text_in, args=("first", first))
         leading.start()
-        _wait_until(lambda: _waiting(helpline) == 1)  # its store waits for the lock
+        wait_until(lambda: _waiting(helpline) == 1, 10, "the first store waiting for the lock")
         waiting = [
             threading.Thread(target=text_in, args=(f"text {n}", texter_number())) for n in range(5)
         ]
         for thread in waiting:
             thread.start()
-        _wait_until(lambda: _waiting(helpline) == 6)
+        wait_until(lambda: _waiting(helpline) == 6, 10, "five texts queued behind it")
     for thread in [leading, *waiting]:
         thread.join(30)
     assert batches == [1, 5]
@@ -253,10 +253,3 @@ def _waiting(helpline: Helpline) -> int:
     """Texts in the web's intake, waiting for their batch or in it."""
     intake_line = helpline.app.extensions.get("helpline.intake")
     return len(intake_line._line) if intake_line else 0
-
-
-def _wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)

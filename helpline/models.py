@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, text
+from sqlalchemy import (
+    JSON,
+    Case,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    case,
+    literal_column,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -250,6 +262,27 @@ class Conversation(Base):
     events: Mapped[list[ConversationEvent]] = relationship(
         back_populates="conversation", order_by="ConversationEvent.id"
     )
+
+
+def queue_rank() -> Case[Any]:
+    """0 for an urgent conversation, 1 for any other: the first key of the queue's order
+    (`routing.policy.queue_order`). Its values are written into the SQL, not bound: only then
+    can the database read the queue in order from `ix_conversations_queue_order` (a bound
+    value makes an expression the index does not hold, and the queue is sorted instead)."""
+    urgent = Conversation.priority == literal_column("'urgent'")
+    return case((urgent, literal_column("0")), else_=literal_column("1"))
+
+
+# The queue in `routing.policy.queue_order`'s order, as a routing pass reads it a page at a time
+# (migration 0019): a page costs what the page holds, however long the queue.
+Index(
+    "ix_conversations_queue_order",
+    Conversation.status,
+    queue_rank(),
+    Conversation.limited,
+    Conversation.waiting_since,
+    Conversation.id,
+)
 
 
 class Message(Base):

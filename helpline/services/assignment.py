@@ -7,12 +7,19 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, case, func, or_, select, text
+from sqlalchemy import Select, and_, func, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from helpline.db import is_postgresql
-from helpline.models import Conversation, ConversationEvent, Message, Texter, User
+from helpline.models import (
+    Conversation,
+    ConversationEvent,
+    Message,
+    Texter,
+    User,
+    queue_rank,
+)
 from helpline.services import outbound, programs, snapshots, surveys
 from helpline.services import settings as settings_service
 from routing.channel import is_reply_window_open
@@ -79,7 +86,7 @@ def route_queue(
     offset = 0
     while free := free_places(pool):
         size = max(2 * free, _PAGE)
-        rows = session.scalars(_queued_in_order().offset(offset).limit(size)).all()
+        rows = session.scalars(queued_in_order().offset(offset).limit(size)).all()
         offset += len(rows)
         fresh = [c for c in rows if c.id not in by_id]  # a row a concurrent insert moved
         by_id.update((c.id, c) for c in fresh)
@@ -149,13 +156,12 @@ def _read_all(session: Session, model: type[_Row], ids: set[int]) -> list[_Row]:
 _PAGE = 50
 
 
-def _queued_in_order() -> Select[tuple[Conversation]]:
+def queued_in_order() -> Select[tuple[Conversation]]:
     """Waiting conversations in `routing.policy.queue_order`'s order."""
-    rank = case((Conversation.priority == "urgent", 0), else_=1)
     return (
         select(Conversation)
         .where(Conversation.status == "queued")
-        .order_by(rank, Conversation.limited, Conversation.waiting_since, Conversation.id)
+        .order_by(queue_rank(), Conversation.limited, Conversation.waiting_since, Conversation.id)
     )
 
 
@@ -309,7 +315,7 @@ def queue_position(session: Session, convo: Conversation) -> int:
     if convo.status != "queued" or convo.waiting_since is None:
         return (session.scalar(select(func.count()).where(queued)) or 0) + 1
     # Counted in SQL, in `routing.policy.queue_order`'s order: no row is loaded.
-    rank = case((Conversation.priority == "urgent", 0), else_=1)
+    rank = queue_rank()
     mine = 0 if convo.priority == "urgent" else 1
     same_limited = Conversation.limited.is_(bool(convo.limited))
     later_keys = or_(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from routing.eligibility import is_within_shift, why_not_eligible
 from routing.model import Assign, Conversation, Decision, RoutingSettings, Supporter, Wait
@@ -89,12 +90,23 @@ def _choose(
     for supporter in eligible:
         if supporter.id == convo.previous_supporter_id:
             return Assign(convo.id, supporter.id, "texter's previous supporter", passed_over)
-    best = min(
-        eligible,
-        key=lambda s: (s.weighted_load, s.active_conversations, s.last_assigned_at or _EPOCH, s.id),
-    )
+    best = min(eligible, key=supporter_order)
     reason = f"least loaded eligible supporter ({best.weighted_load} of {best.max_conversations})"
     return Assign(convo.id, best.id, reason, passed_over)
+
+
+SupporterOrder = tuple[int, int, datetime, int]
+
+
+def supporter_order(supporter: Supporter) -> SupporterOrder:
+    """Who comes first among eligible supporters: the least loaded, then the fewest
+    conversations, then the longest since their last assignment, then the lowest id."""
+    return (
+        supporter.weighted_load,
+        supporter.active_conversations,
+        supporter.last_assigned_at or _EPOCH,
+        supporter.id,
+    )
 
 
 def plan_assignments(
@@ -104,7 +116,14 @@ def plan_assignments(
     settings: RoutingSettings,
 ) -> list[Decision]:
     """Serve the queue in order, counting each assignment against the supporter's load."""
-    return serve(queued, supporters, now, settings)[0]
+    return serve(queued, supporters, now, settings).decisions
+
+
+class Plan(NamedTuple):
+    decisions: list[Decision]
+    supporters: list[Supporter]  # as the assignments leave them
+    # Every decision is the one the whole roster would give (always, without `unseen_from`).
+    settled: bool
 
 
 def serve(
@@ -112,15 +131,23 @@ def serve(
     supporters: Sequence[Supporter],
     now: datetime,
     settings: RoutingSettings,
-) -> tuple[list[Decision], list[Supporter]]:
+    unseen_from: SupporterOrder | None = None,
+) -> Plan:
     """`plan_assignments`, also returning the supporters as the assignments leave them, so
-    that the next part of the queue (served after this one) can be planned against them."""
+    that the next part of the queue (served after this one) can be planned against them.
+
+    `supporters` may be the first of the roster in `supporter_order` only (with any texter's
+    previous supporter who could take their conversation), `unseen_from` the order of the
+    first one left out: the plan is settled when no one left out could have changed it."""
     pool = {s.id: s for s in supporters}
     # Assignments change a supporter's load, never their shifts: worked out once a pass.
     within_shift = {s.id: is_within_shift(s, now, settings) for s in supporters}
     decisions: list[Decision] = []
+    settled = True
     for convo in queue_order(queued):
         decision = choose_supporter(convo, list(pool.values()), now, settings, within_shift)
+        if unseen_from is not None and settled:
+            settled = _beyond_doubt(convo, decision, pool, unseen_from)
         if isinstance(decision, Assign):
             chosen = pool[decision.supporter_id]
             pool[chosen.id] = replace(
@@ -130,7 +157,24 @@ def serve(
                 last_assigned_at=now,
             )
         decisions.append(decision)
-    return decisions, list(pool.values())
+    return Plan(decisions, list(pool.values()), settled)
+
+
+def _beyond_doubt(
+    convo: Conversation,
+    decision: Decision,
+    pool: Mapping[int, Supporter],
+    unseen_from: SupporterOrder,
+) -> bool:
+    """Whether supporters who come at or after `unseen_from` could not change `decision`: it
+    gives the texter their previous supporter, or someone who comes before all of them. A
+    wait is never sure (someone unseen might take it), nor is a skill waived (nobody seen
+    had it; someone unseen might)."""
+    if not isinstance(decision, Assign) or decision.waived:
+        return False
+    if decision.supporter_id == convo.previous_supporter_id:
+        return True
+    return supporter_order(pool[decision.supporter_id]) < unseen_from
 
 
 def free_places(supporters: Sequence[Supporter]) -> int:

@@ -23,8 +23,8 @@ from helpline.models import (
 from helpline.services import outbound, programs, snapshots, surveys
 from helpline.services import settings as settings_service
 from routing.channel import is_reply_window_open
-from routing.model import Assign, Decision
-from routing.policy import free_places, serve
+from routing.model import Assign, Decision, RoutingSettings
+from routing.policy import Plan, free_places, serve
 from routing.schedule import anyone_on_shift, next_opening
 from routing.triage import CRISIS_SKILL
 
@@ -71,39 +71,114 @@ def route_queue(
 
     Conversations in `announce` get one text: its opening (greeting or handed-off) joined
     with either who they are connected with or their place in line.
+
+    The pass reads the first supporters with room in `routing.policy.supporter_order`, and
+    more only when someone it left out could change a decision (then it plans again): a
+    pass that places a few conversations reads a few supporters, however many are free.
     """
     values = values if values is not None else settings_service.load(session)
     routing = settings_service.routing_settings(values)
     lock_routing(session)
     grace = timedelta(seconds=routing.shift_end_grace_s)
-    found = snapshots.candidates(session, now, grace, routing.urgent_weight)
-    pool = found.supporters
-    # The queue in order, a page at a time, while anyone considered still has room: past
-    # that, every conversation waits (required skills or a language may leave the first
-    # ones unplaceable, so a page that places nothing is followed by the next).
-    by_id: dict[int, Conversation] = {}
-    decisions: list[Decision] = []
-    offset = 0
-    while free := free_places(pool):
-        size = max(2 * free, _PAGE)
-        rows = session.scalars(queued_in_order().offset(offset).limit(size)).all()
-        offset += len(rows)
-        fresh = [c for c in rows if c.id not in by_id]  # a row a concurrent insert moved
-        by_id.update((c.id, c) for c in fresh)
-        planned, pool = serve([snapshots.conversation(c) for c in fresh], pool, now, routing)
-        decisions += planned
-        if len(rows) < size:
+    queue = _Queue(session)
+    limit: int | None = _CANDIDATES
+    including: set[int] = set()  # texters' previous supporters, read whatever their order
+    while True:
+        found = snapshots.candidates(session, now, grace, routing.urgent_weight, limit, including)
+        plan = _plan(queue, found, announce, now, routing)
+        if found.unseen_from is None:
             break
-    # Conversations to announce that the pages did not reach are told their place in line.
-    rest = [cid for cid in announce if cid not in by_id]
-    if rest:
-        rows = session.scalars(
-            select(Conversation).where(Conversation.status == "queued", Conversation.id.in_(rest))
-        ).all()
-        by_id.update((c.id, c) for c in rows)
-        decisions += serve([snapshots.conversation(c) for c in rows], pool, now, routing)[0]
-    planned = [(by_id[d.conversation_id], d) for d in decisions]
+        previous = {queue.by_id[d.conversation_id].previous_supporter_id for d in plan.decisions}
+        missing = previous - {None} - including - {s.id for s in found.supporters}
+        if plan.settled and not missing:
+            break
+        including |= {sid for sid in missing if sid is not None}
+        if not plan.settled:  # read four times as many; all once the places ran out
+            limit = limit * 4 if limit is not None and free_places(plan.supporters) else None
+    planned = [(queue.by_id[d.conversation_id], d) for d in plan.decisions]
     return _apply_all(session, planned, announce, values, now, found.summary())
+
+
+# How many supporters with room a pass reads first: more than a batch's new conversations
+# usually need. It reads four times as many again whenever that was not enough.
+_CANDIDATES = 16
+
+
+def _plan(
+    queue: _Queue,
+    found: snapshots.Candidates,
+    announce: Mapping[int, str],
+    now: datetime,
+    routing: RoutingSettings,
+) -> Plan:
+    """The queue planned against these candidates (`routing.policy.serve`), a page at a
+    time while anyone considered still has room: past that, every conversation waits
+    (required skills or a language may leave the first ones unplaceable, so a page that
+    places nothing is followed by the next). Conversations to announce that the pages did
+    not reach are planned last: they wait, and are told their place in line."""
+    pool = found.supporters
+    decisions: list[Decision] = []
+    settled = True
+    reached: set[int] = set()
+    start = 0
+    while free := free_places(pool):
+        page, last = queue.page(start, max(2 * free, _PAGE))
+        start += len(page)
+        reached.update(c.id for c in page)
+        plan = serve(
+            [snapshots.conversation(c) for c in page], pool, now, routing, found.unseen_from
+        )
+        decisions += plan.decisions
+        pool, settled = plan.supporters, settled and plan.settled
+        if last:
+            break
+    rest = queue.read([cid for cid in announce if cid not in reached])
+    if rest:
+        plan = serve(
+            [snapshots.conversation(c) for c in rest], pool, now, routing, found.unseen_from
+        )
+        decisions += plan.decisions
+        pool, settled = plan.supporters, settled and plan.settled
+    return Plan(decisions, pool, settled)
+
+
+class _Queue:
+    """The waiting conversations in queue order, read a page at a time and kept: a pass
+    that plans again (having read more supporters) reads no page twice."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.rows: list[Conversation] = []  # the front of the queue, in order
+        self.by_id: dict[int, Conversation] = {}  # those, and any read by id
+        self._in_rows: set[int] = set()
+        self._offset = 0
+        self._ended = False
+
+    def page(self, start: int, size: int) -> tuple[list[Conversation], bool]:
+        """The queue's conversations from `start`, at most `size`; and whether it ends there."""
+        while len(self.rows) < start + size and not self._ended:
+            wanted = start + size - len(self.rows)
+            rows = self.session.scalars(queued_in_order().offset(self._offset).limit(wanted)).all()
+            self._offset += len(rows)
+            self._ended = len(rows) < wanted
+            fresh = [c for c in rows if c.id not in self._in_rows]  # a concurrent insert moved it
+            self._in_rows.update(c.id for c in fresh)
+            self.by_id.update((c.id, c) for c in fresh)
+            self.rows += fresh
+        page = self.rows[start : start + size]
+        return page, self._ended and start + size >= len(self.rows)
+
+    def read(self, ids: list[int]) -> list[Conversation]:
+        """These conversations, those still queued, wherever they are in the queue."""
+        missing = [cid for cid in ids if cid not in self.by_id]
+        if missing:
+            found = self.session.scalars(
+                select(Conversation).where(
+                    Conversation.status == "queued", Conversation.id.in_(missing)
+                )
+            )
+            self.by_id.update((c.id, c) for c in found)
+        return [self.by_id[cid] for cid in ids if cid in self.by_id]
 
 
 def _apply_all(

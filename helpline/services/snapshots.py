@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, Text, case, cast, func, select, text
+from sqlalchemy import Row, Text, and_, case, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from helpline import models
 from helpline.db import is_postgresql
 from routing import model
+from routing.policy import SupporterOrder, supporter_order
 from routing.schedule import is_on_shift
 
 
@@ -99,6 +100,9 @@ class Candidates:
     supporters: list[model.Supporter]
     at_limit: int
     off_shift: int
+    # With a limit, where the supporters with room not read begin (`policy.supporter_order`);
+    # None when every one was read.
+    unseen_from: SupporterOrder | None = None
 
     def summary(self) -> str | None:
         """What the event log records about the available supporters left out, if any."""
@@ -111,31 +115,57 @@ class Candidates:
 
 
 def candidates(
-    session: Session, now: datetime, grace: timedelta, urgent_weight: int = 2
+    session: Session,
+    now: datetime,
+    grace: timedelta,
+    urgent_weight: int = 2,
+    limit: int | None = None,
+    including: Collection[int] = (),
 ) -> Candidates:
     """The active, available supporters below their limit and on shift at `now`: the only
     ones a routing pass can give a conversation to. Read as plain columns, not ORM objects,
     through the partial index of those with room (their load is kept on their row by the
-    database: migration 0018), so a pass costs what the free places cost, not the roster."""
+    database: migration 0018), so a pass costs what the free places cost, not the roster.
+
+    With `limit`, only the first that many in `policy.supporter_order` (and those of
+    `including` with room): a pass that places a few conversations reads a few supporters,
+    however many are free (docs/decisions.md, "A pass reads the first free supporters")."""
     user = models.User
     room = text(models.ROOM_PREDICATE.format(true="true" if is_postgresql(session) else "1"))
     weighted = user.held_conversations + (urgent_weight - 1) * user.held_urgent
     with_room = (room, weighted < user.max_conversations)
-    rows = session.execute(
-        select(
-            user.id,
-            user.name,
-            cast(user.skills, Text),
-            user.max_conversations,
-            user.last_assigned_at,
-            cast(user.languages, Text),
-            cast(user.skill_expiry, Text),
-            user.held_conversations,
-            weighted,
-        ).where(*with_room)
-    ).all()
+    columns = (
+        user.id,
+        user.name,
+        cast(user.skills, Text),
+        user.max_conversations,
+        user.last_assigned_at,
+        cast(user.languages, Text),
+        cast(user.skill_expiry, Text),
+        user.held_conversations,
+        weighted,
+    )
+    query = select(*columns).where(*with_room)
+    unseen_from = None
+    if limit is None:
+        rows = session.execute(query).all()
+    else:
+        order = (weighted, user.held_conversations, user.last_assigned_at.nulls_first(), user.id)
+        rows = session.execute(query.order_by(*order).limit(limit + 1)).all()
+        if len(rows) > limit:
+            unseen_from = supporter_order(_supporter(rows[limit], ()))
+            rows = rows[:limit]
+        missing = set(including) - {row.id for row in rows}
+        if missing:
+            rows += session.execute(query.where(user.id.in_(sorted(missing)))).all()
     available = (user.is_active, user.status == "available")
-    total = session.scalar(select(func.count()).select_from(user).where(*available)) or 0
+    room_count = func.count(case((and_(*with_room), 1)))
+    total, with_room_total = session.execute(
+        select(func.count(), room_count).select_from(user).where(*available)
+    ).one()
+    # Every one's shifts by the same condition (a list of hundreds of ids would make a new
+    # statement, too long for the driver's cache, each time); a few's by their ids.
+    read = select(user.id).where(*with_room) if limit is None else [row.id for row in rows]
     shifts: dict[int, list[model.ShiftRule]] = defaultdict(list)
     if rows:
         shift = models.Shift
@@ -147,30 +177,34 @@ def candidates(
                 shift.rrule,
                 shift.timezone,
                 cast(shift.cancelled, Text),
-            ).where(shift.supporter_id.in_(select(user.id).where(*with_room)))
+            ).where(shift.supporter_id.in_(read))
         ):
             shifts[sid].append(model.ShiftRule(starts, ends, rrule, tz, _instants(cancelled)))
     found = []
-    for sid, name, skills, limit, last, languages, expiry, count, w in rows:
-        rules = tuple(shifts[sid])
-        if not is_on_shift(rules, now, grace):
-            continue
-        found.append(
-            model.Supporter(
-                id=sid,
-                name=name,
-                status="available",
-                skills=_names(skills),
-                max_conversations=limit,
-                active_conversations=int(count),
-                load=int(w),
-                shifts=rules,
-                last_assigned_at=last,
-                languages=_names(languages),
-                skill_expiry=_expiries(expiry),
-            )
-        )
-    return Candidates(found, total - len(rows), len(rows) - len(found))
+    for row in rows:
+        rules = tuple(shifts[row.id])
+        if is_on_shift(rules, now, grace):
+            found.append(_supporter(row, rules))
+    at_limit = (total or 0) - (with_room_total or 0)
+    return Candidates(found, at_limit, len(rows) - len(found), unseen_from)
+
+
+def _supporter(row: Row[Any], rules: tuple[model.ShiftRule, ...]) -> model.Supporter:
+    """A candidate from its row of `candidates`' columns."""
+    sid, name, skills, limit, last, languages, expiry, count, weighted = row
+    return model.Supporter(
+        id=sid,
+        name=name,
+        status="available",
+        skills=_names(skills),
+        max_conversations=limit,
+        active_conversations=int(count),
+        load=int(weighted),
+        shifts=rules,
+        last_assigned_at=last,
+        languages=_names(languages),
+        skill_expiry=_expiries(expiry),
+    )
 
 
 # A routing pass reads every candidate's skills, languages and shifts. Their JSON is read as

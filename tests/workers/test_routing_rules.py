@@ -576,6 +576,51 @@ def test_a_pass_reads_past_a_page_nobody_free_can_take(
     assert "connected" not in last[-1]["Body"]
 
 
+def test_a_pass_reads_more_supporters_when_the_first_cannot_take_a_texter(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass reads the first free supporters only; a texter who needs crisis-trained help
+    none of them has makes it read further, and find her."""
+    monkeypatch.setattr(assignment, "_CANDIDATES", 1)
+    helpline.supporter("Alex Untrained")
+    helpline.supporter("Blair Untrained")
+    crisis = helpline.supporter("Sam Crisis", skills=["crisis"])
+    helpline.text_in("i want to kill myself", from_="+15550207201")
+    helpline.run_jobs()
+    assert conversation_of(helpline, "+15550207201").supporter_id == crisis.id
+
+
+def test_a_returning_texter_finds_their_supporter_whoever_comes_first(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their previous supporter is read whatever the order: Ivy, never assigned, comes
+    before Sam, and a pass reading one supporter reads Sam too."""
+    monkeypatch.setattr(assignment, "_CANDIDATES", 1)
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207202")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207202")
+    helpline.api("POST", f"/conversations/{convo.id}/close", user=sam)
+    helpline.supporter("Ivy Idle")
+    helpline.text_in("me again", from_="+15550207202")
+    helpline.run_jobs()
+    assert conversation_of(helpline, "+15550207202").supporter_id == sam.id
+
+
+def test_a_batch_larger_than_the_supporters_read_first_is_placed_in_one_pass(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first supporters' places run out: the pass reads every free one, and plans again."""
+    monkeypatch.setattr(assignment, "_CANDIDATES", 1)
+    team = [helpline.supporter(f"Supporter {n}", max_conversations=1) for n in range(3)]
+    numbers = [f"+1555020721{n}" for n in range(3)]
+    for number in numbers:
+        helpline.text_in("hello", from_=number)
+    helpline.run_jobs()  # one drain, one batch, one pass
+    held = {conversation_of(helpline, n).supporter_id for n in numbers}
+    assert held == {s.id for s in team}
+
+
 def test_place_in_line_is_counted_in_queue_order(helpline: Helpline) -> None:
     """The count in SQL agrees with `queue_order`: urgent first, limited texters last within
     a priority, then the longest wait, then the oldest id (equal waits included)."""

@@ -79,7 +79,14 @@ def test_conversation_becoming_urgent_moves_to_crisis_trained_supporter(
     assert len(texts) == 2 and "connected with Sam" in texts[1]["Body"]
 
 
-def test_returning_texter_goes_back_to_their_previous_supporter(helpline: Helpline) -> None:
+@pytest.mark.parametrize("read_first", [None, 1])
+def test_returning_texter_goes_back_to_their_previous_supporter(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch, read_first: int | None
+) -> None:
+    """Whatever the order: Ivy, never assigned, comes before Sam, and a pass that reads one
+    supporter first reads Sam too."""
+    if read_first is not None:
+        monkeypatch.setattr(assignment, "_CANDIDATES", read_first)
     sam = helpline.supporter("Sam Rivers")
     helpline.text_in("hi", from_="+15550207005")
     helpline.run_jobs()
@@ -588,23 +595,6 @@ def test_a_pass_reads_more_supporters_when_the_first_cannot_take_a_texter(
     helpline.text_in("i want to kill myself", from_="+15550207201")
     helpline.run_jobs()
     assert conversation_of(helpline, "+15550207201").supporter_id == crisis.id
-
-
-def test_a_returning_texter_finds_their_supporter_whoever_comes_first(
-    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Their previous supporter is read whatever the order: Ivy, never assigned, comes
-    before Sam, and a pass reading one supporter reads Sam too."""
-    monkeypatch.setattr(assignment, "_CANDIDATES", 1)
-    sam = helpline.supporter("Sam Rivers")
-    helpline.text_in("hi", from_="+15550207202")
-    helpline.run_jobs()
-    convo = conversation_of(helpline, "+15550207202")
-    helpline.api("POST", f"/conversations/{convo.id}/close", user=sam)
-    helpline.supporter("Ivy Idle")
-    helpline.text_in("me again", from_="+15550207202")
-    helpline.run_jobs()
-    assert conversation_of(helpline, "+15550207202").supporter_id == sam.id
 
 
 def test_a_batch_larger_than_the_supporters_read_first_is_placed_in_one_pass(

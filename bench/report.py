@@ -147,12 +147,17 @@ def worker_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:
                 "3 workers",
                 f"{count} worker process(es), {part['backend']}",
                 f"{found['texts_per_s']} texts/s ({per_worker}/worker); "
-                f"no-op jobs {found['noops_per_s']}/s",
+                f"no-op jobs {found['noops_per_s']}/s{_before_after(found)}",
                 ">= 0.5x no-op rate per worker" if count == "1" else "",
                 _met(per_worker >= 0.5 * floor) if count == "1" and floor else "",
             )
         )
     return rows
+
+
+def _before_after(found: dict[str, Any]) -> str:
+    runs = found.get("noops_before_after")
+    return f" (mean of {runs[0]} before and {runs[1]} after)" if runs else ""
 
 
 def routing_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from redis import Redis
 from sqlalchemy import func, select
@@ -45,19 +45,27 @@ def run(stack: Stack, twilio: FakeTwilio, quick: bool) -> dict[str, object]:
         pool.start(count)
         try:
             pool.wait_ready(stack.settings.redis_url)
-            out = stack.run_dir / "profile-worker.txt"
-            spy = profiles.start(pool.processes[0].pid, None, out) if count == 1 else None
+            noops_per_second(stack, replace(sizes, noops=sizes.noops // 10))  # warm, untimed
+            # The floor before and after the texts, both timed alike (no profiler attached):
+            # this machine's speed moves between runs seconds apart, and the ratio is to
+            # their mean.
+            before = noops_per_second(stack, sizes)
             texts = texts_per_second(stack, sizes)
-            if count == 1:
+            after = noops_per_second(stack, sizes)
+            if count == 1:  # the profile, of texts of its own, untimed
+                out = stack.run_dir / "profile-worker.txt"
+                spy = profiles.start(pool.processes[0].pid, None, out)
+                texts_per_second(stack, sizes)
                 found["profile"] = profiles.finish(spy, out, stop=True)
-            noops = noops_per_second(stack, sizes)
             memory = rss_mb(pool.processes[0].pid)
         finally:
             pool.stop()
+        noops = round((before + after) / 2, 1)
         found[str(count)] = {
             "texts_per_s": texts,
             "texts_per_s_per_worker": round(texts / count, 1),
             "noops_per_s": noops,
+            "noops_before_after": [before, after],
             "ratio": round(texts / noops, 3) if noops else None,
             "worker_rss_mb": memory,
         }

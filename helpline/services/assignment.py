@@ -89,10 +89,11 @@ def route_queue(
         if found.unseen_from is None:
             break
         previous = {queue.by_id[d.conversation_id].previous_supporter_id for d in plan.decisions}
-        missing = previous - {None} - including - {s.id for s in found.supporters}
+        read = {s.id for s in found.supporters}
+        missing = {sid for sid in previous if sid is not None} - including - read
         if plan.settled and not missing:
             break
-        including |= {sid for sid in missing if sid is not None}
+        including |= missing
         if not plan.settled:  # read four times as many; all once the places ran out
             limit = limit * 4 if limit is not None and free_places(plan.supporters) else None
     planned = [(queue.by_id[d.conversation_id], d) for d in plan.decisions]

@@ -4,6 +4,7 @@ on the same Redis and the same workers."""
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -17,7 +18,14 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from bench import load, seed
-from bench.stack import Stack, gunicorn_workers, machine_busy_s, process_cpu_s, rss_mb
+from bench.stack import (
+    Stack,
+    gunicorn_workers,
+    machine_busy_s,
+    process_cpu_s,
+    rss_mb,
+    servers_cpu_s,
+)
 from helpline.db import session_factory, transaction
 from helpline.models import Conversation, Message, utcnow
 from tests.fakes.twilio_api import FakeTwilio
@@ -75,14 +83,24 @@ def run(stack: Stack, twilio: FakeTwilio, quick: bool) -> dict[str, object]:
 @dataclass(frozen=True)
 class Busy:
     """Where a step's CPU goes: the whole machine, the web processes, the worker processes
-    (their children included: RQ's scheduler)."""
+    (their children included: RQ's scheduler), PostgreSQL, Redis, and this process (the load
+    generator, the supporters replying, the fake Twilio)."""
+
+    NAMES = ("machine", "web", "workers", "postgresql", "redis", "bench")
 
     web: list[int]
     workers: list[int]
 
-    def now(self) -> tuple[float, float, float]:
+    def now(self) -> tuple[float, ...]:
         workers = self.workers + [c.pid for w in self.workers for c in Process(w).children()]
-        return machine_busy_s(), process_cpu_s(self.web), process_cpu_s(workers)
+        return (
+            machine_busy_s(),
+            process_cpu_s(self.web),
+            process_cpu_s(workers),
+            servers_cpu_s("postgres"),
+            servers_cpu_s("redis-server"),
+            process_cpu_s([os.getpid()]),
+        )
 
 
 def step(
@@ -125,7 +143,7 @@ def step(
         "replies_posted": replier.posted,
         # From the first arrival until every text was processed and sent (or drain_s ran
         # out), replies included, divided by the texts: what a text cost the machine.
-        "cpu_ms_per_text": dict(zip(("machine", "web", "workers"), per_text, strict=True)),
+        "cpu_ms_per_text": dict(zip(Busy.NAMES, per_text, strict=True)),
     }
 
 

@@ -109,7 +109,12 @@ def e2e_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:
                     "2 end to end",
                     f"{step['rate']} texts/s: CPU a text, arrival to sent",
                     f"machine {cpu['machine']} ms: web processes {cpu['web']}, "
-                    f"workers {cpu['workers']}",
+                    f"workers {cpu['workers']}"
+                    + "".join(
+                        f", {name} {cpu[name]}"
+                        for name in ("postgresql", "redis", "bench")
+                        if name in cpu
+                    ),
                     "",
                     "",
                 )

@@ -149,6 +149,18 @@ def process_cpu_s(pids: list[int]) -> float:
     return total
 
 
+def servers_cpu_s(name: str) -> float:
+    """CPU seconds used so far by the running processes called `name` (`postgres`: the
+    server and its backends; `redis-server`). A backend that exited took its share with it:
+    a lower bound."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if process.info["name"] == name and times is not None:
+            total += times.user + times.system
+    return total
+
+
 def gunicorn_workers(process: subprocess.Popen[bytes]) -> list[int]:
     """The pids of gunicorn's worker processes under `process` (the master, or a shell)."""
     found = psutil.Process(process.pid).children(recursive=True)

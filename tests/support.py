@@ -6,6 +6,8 @@ import itertools
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -16,6 +18,8 @@ from flask.testing import FlaskClient
 from redis import Redis
 from rq import Queue
 from rq.job import Job
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
@@ -30,6 +34,22 @@ from workers.worker import HelplineWorker
 HELPLINE_NUMBER = "+15550100000"
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)
+
+
+@contextmanager
+def statements_run() -> Iterator[list[str]]:
+    """Every SQL statement this process runs inside the block, on any database, whitespace
+    collapsed."""
+    run: list[str] = []
+
+    def heard(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        run.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", heard)
+    try:
+        yield run
+    finally:
+        event.remove(Engine, "before_cursor_execute", heard)
 
 
 def texter_number() -> str:

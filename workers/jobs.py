@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -58,7 +59,7 @@ CLAIM_AHEAD = 5
 def process_inbound(message_id: int) -> None:
     """Attach a stored inbound text to its conversation, route, and send what that produced."""
     with runtime.transaction() as session:
-        texts = conversations.handle_inbound(session, message_id, utcnow())
+        texts = outbound.made(conversations.handle_inbound(session, message_id, utcnow()))
     send_made(texts)
 
 
@@ -77,7 +78,7 @@ def drain_inbound(shard: int) -> None:
         log.info("processing texts %s", ", ".join(map(str, batch)))  # a text can be followed
         try:
             with runtime.transaction() as session:
-                texts = conversations.handle_inbound_batch(session, batch, utcnow())
+                texts = outbound.made(conversations.handle_inbound_batch(session, batch, utcnow()))
         except (JobTimeoutException, OperationalError):
             queues.put_back(redis, shard, batch)
             raise
@@ -90,7 +91,7 @@ def drain_inbound(shard: int) -> None:
         # queue for another worker to send while this one takes the next batch.
         waiting = redis.llen(queues.inbound_list(shard))
         if waiting:
-            queues.send_texts(redis, texts, per_job=SPILL_PER_JOB)
+            queues.send_texts(redis, [t.message_id for t in texts], per_job=SPILL_PER_JOB)
         else:
             send_made(texts)
             waiting = redis.llen(queues.inbound_list(shard))
@@ -103,7 +104,7 @@ def drain_inbound(shard: int) -> None:
 def route_queue() -> None:
     """Give waiting conversations to whoever is free now."""
     with runtime.transaction() as session:
-        texts = [m.id for m in assignment.route_queue(session, utcnow())]
+        texts = outbound.made(assignment.route_queue(session, utcnow()))
     send_made(texts)
 
 
@@ -111,7 +112,7 @@ def apply_handoff_rules() -> None:
     """Hand on or close whatever the rules say is due (shift end, offline, no reply, quiet),
     then route."""
     with runtime.transaction() as session:
-        texts = [m.id for m in handoffs.run_handoffs(session, utcnow())]
+        texts = outbound.made(handoffs.run_handoffs(session, utcnow()))
     send_made(texts)
 
 
@@ -123,9 +124,11 @@ def send_text(message_id: int) -> None:
         raise stopped.error
 
 
-def send_made(message_ids: list[int]) -> None:
+def send_made(texts: Sequence[int] | Sequence[OutboundText]) -> None:
     """Hand the texts this job has just made to Twilio from this job, not a job each: RQ's
-    own work for a job cost more than the send.
+    own work for a job cost more than the send. `texts` are their ids (the arguments of a
+    job taking its share of another's), or the texts as the job that made them has them,
+    which are not read again before they are claimed.
 
     A text its sender's pace holds back goes on the outbound queue as its own job, and so do
     the texts still unsent after INLINE_BUDGET_S (Twilio answering slowly). After a failure
@@ -134,8 +137,10 @@ def send_made(message_ids: list[int]) -> None:
     texts never waits on more than one of Twilio's timeouts.
     """
     redis = runtime.redis()
+    made = {t.message_id: t for t in texts if isinstance(t, OutboundText)}
+    message_ids = [t if isinstance(t, int) else t.message_id for t in texts]
     try:
-        stopped = _send(message_ids, INLINE_WAIT_S, time.monotonic() + INLINE_BUDGET_S)
+        stopped = _send(message_ids, INLINE_WAIT_S, time.monotonic() + INLINE_BUDGET_S, made)
     except Exception as exc:
         # The database or Redis failed around the sends: whatever is still unclaimed goes
         # out from a job of its own (a claimed text is the sweep's to reconcile).
@@ -170,17 +175,21 @@ class Stopped:
 
 
 def _send(
-    message_ids: list[int], patience_s: float, deadline: float | None = None
+    message_ids: list[int],
+    patience_s: float,
+    deadline: float | None = None,
+    made: Mapping[int, OutboundText] = {},  # noqa: B006 (read only)
 ) -> Stopped | None:
     """Send these texts in order, each at its sender's pace (one whose moment is more than
     `patience_s` away goes back on the queue for it). Texts are claimed a few at a time
     (CLAIM_AHEAD), in the transaction that records what Twilio answered for the ones before.
     Stops at the first text Twilio fails; that one is unclaimed again, unless its outcome is
     unknown (it is reconciled). Past `deadline` (time.monotonic()) it stops before the next
-    text. Claimed texts it did not try are unclaimed again however it stops."""
+    text. Claimed texts it did not try are unclaimed again however it stops. Texts in `made`
+    are not read to be paced (the claim finds out whether another sender has them)."""
     settings = runtime.settings()
     with runtime.transaction() as session:
-        turns = _turns(session, message_ids, settings, patience_s)
+        turns = _turns(session, message_ids, settings, patience_s, made)
         order = list(turns)
         ready = _by_id(outbound.claim_sends(session, order[:1], utcnow()))
     claimed_up_to = 1  # texts of `order` before this index have been claimed (or tried to be)
@@ -257,7 +266,11 @@ class Turn:
 
 
 def _turns(
-    session: Session, message_ids: list[int], settings: Settings, patience_s: float
+    session: Session,
+    message_ids: list[int],
+    settings: Settings,
+    patience_s: float,
+    made: Mapping[int, OutboundText],
 ) -> dict[int, Turn]:
     """Each text's cost and planned moment at its sender's rate, in order, for those that go
     now; one not yet due is put back on the queue for its moment, one another job has is left
@@ -267,7 +280,10 @@ def _turns(
         return dict.fromkeys(message_ids, Turn())
     redis = runtime.redis()
     turns = {}
-    texts = outbound.unsent(session, message_ids)
+    if all(i in made for i in message_ids):
+        texts = [made[i] for i in message_ids]
+    else:
+        texts = outbound.unsent(session, message_ids)
     costs = [pacing.send_cost_ms(t.from_, t.body, settings.send_rates) for t in texts]
     planned = [(t.from_, t.message_id, cost) for t, cost in zip(texts, costs, strict=True)]
     slots = pacing.reserve(redis, planned, patience_s) if planned else []

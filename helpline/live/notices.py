@@ -71,6 +71,9 @@ class Changes:
     told: dict[tuple[int, int], str] = field(default_factory=dict)
     # Conversations whose holders are looked up at commit, when they are final.
     touched: dict[int, str] = field(default_factory=dict)
+    # The holders of the conversations this transaction wrote through loaded objects, as
+    # written: final already (a new row is seen by nobody else, a changed one is locked).
+    holders: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
     board: bool = False  # something the coordinators' board shows changed
 
     def tell(self, user_id: int, conversation_id: int, kind: str) -> None:
@@ -111,7 +114,9 @@ def touched(session: Session, conversation_id: int, kind: str = "updated") -> No
     """A change written in SQL rather than through loaded objects, which the flush cannot
     see: its conversation's holders hear of it when the transaction commits."""
     if _REDIS in session.info:
-        session.info.setdefault(_CHANGES, Changes()).touch(conversation_id, kind)
+        changes = session.info.setdefault(_CHANGES, Changes())
+        changes.touch(conversation_id, kind)
+        changes.holders.pop(conversation_id, None)  # the SQL may have changed them
 
 
 def told(
@@ -181,6 +186,7 @@ def _conversation_changed(convo: Conversation, changes: Changes) -> None:
             if after is not None:
                 changes.tell(after, convo.id, gained)
     changes.touch(convo.id, "updated")
+    changes.holders[convo.id] = (convo.supporter_id, convo.offered_to_id)
 
 
 def _message_changed(message: Message, changes: Changes) -> None:
@@ -201,16 +207,19 @@ def _resolve(session: Session) -> None:
     changes: Changes | None = session.info.pop(_CHANGES, None)
     if changes is None:
         return
-    if changes.touched:
-        holders = session.execute(
+    # Only those not written through loaded objects are read.
+    holders = [(cid, *held) for cid, held in changes.holders.items() if cid in changes.touched]
+    unknown = sorted(set(changes.touched) - set(changes.holders))
+    if unknown:
+        holders += session.execute(
             select(Conversation.id, Conversation.supporter_id, Conversation.offered_to_id).where(
-                Conversation.id.in_(sorted(changes.touched))
+                Conversation.id.in_(unknown)
             )
-        )
-        for convo_id, supporter_id, offered_to_id in holders:
-            for user_id in {supporter_id, offered_to_id} - {None}:
-                assert user_id is not None
-                changes.tell(user_id, convo_id, changes.touched[convo_id])
+        ).all()
+    for convo_id, supporter_id, offered_to_id in holders:
+        for user_id in {supporter_id, offered_to_id} - {None}:
+            assert user_id is not None
+            changes.tell(user_id, convo_id, changes.touched[convo_id])
     session.info[_READY] = changes.notices()
     session.info[_BOARD_READY] = changes.board
 
@@ -225,11 +234,15 @@ def _publish(session: Session) -> None:
 
 
 def _forget(session: Session, transaction: SessionTransaction) -> None:
-    """A transaction that ended without committing (or after publishing) leaves nothing."""
+    """A transaction that ended without committing (or after publishing) leaves nothing. A
+    savepoint that ended may have been rolled back, and its writes with it: the holders are
+    read at the commit."""
     if transaction.parent is None:
         session.info.pop(_CHANGES, None)
         session.info.pop(_READY, None)
         session.info.pop(_BOARD_READY, None)
+    elif transaction.nested and _CHANGES in session.info:
+        session.info[_CHANGES].holders.clear()
 
 
 def publish(redis: Redis, notices: Iterable[Notice], board: bool = False) -> None:

@@ -32,16 +32,16 @@ from helpline.services import settings as settings_service
 from routing.triage import assess, is_urgent_answer, rule_set
 
 
-def handle_inbound(session: Session, message_id: int, now: datetime) -> list[int]:
+def handle_inbound(session: Session, message_id: int, now: datetime) -> list[Message]:
     """Process a stored inbound text (and any earlier one from the same texter), then route.
 
-    Returns the ids of texts to send once the transaction commits. Running it twice for the
-    same message does nothing the second time.
+    Returns the texts to send once the transaction commits. Running it twice for the same
+    message does nothing the second time.
     """
     return handle_inbound_batch(session, [message_id], now)
 
 
-def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime) -> list[int]:
+def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime) -> list[Message]:
     """`handle_inbound` for many texts at once, with one routing pass for them all.
 
     Locks are taken in one order: routing first (a routing pass holding it may be about to
@@ -76,7 +76,7 @@ def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime
         session.flush()  # the batch's new conversations, written together: their ids
         told = {convo.id: kind for convo, kind in announce.items()}
         texts.extend(assignment.route_queue(session, now, values, told))
-    return [t.id for t in texts]
+    return texts
 
 
 @dataclass

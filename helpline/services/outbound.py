@@ -39,6 +39,9 @@ class OutboundText:
     from_: str
     body: str
     conversation_id: int | None = None
+    # Who held its conversation (supporter, offered to) when it was claimed: they hear what
+    # Twilio answered. None when not read with it.
+    holders: tuple[int | None, int | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,14 @@ def queue_text_to(
     return message
 
 
+def made(messages: list[Message]) -> list[OutboundText]:
+    """Texts just written (flushed: they have ids), as their sender will claim them."""
+    return [
+        OutboundText(m.id, m.to_address, m.from_address, m.body, m.conversation_id)
+        for m in messages
+    ]
+
+
 def unsent(session: Session, message_ids: list[int]) -> list[OutboundText]:
     """Of these texts, those no sender has claimed yet (to pace them before claiming), in the
     order given."""
@@ -124,13 +135,17 @@ def claim_sends(session: Session, message_ids: list[int], now: datetime) -> list
     """Claim pending texts for sending, in the order given; those sent, refused or claimed
     already are left out.
 
-    One statement in the usual case: the claim returns each text and whether its texter has
-    opted out since it was written (such a text is cancelled instead, and its holder told)."""
+    One statement in the usual case: the claim returns each text, who holds its conversation,
+    and whether its texter has opted out since it was written (such a text is cancelled
+    instead, and its holder told)."""
     if not message_ids:
         return []
     opted_out = (
         select(Texter.opted_out).where(Texter.address_key == Message.texter_key).scalar_subquery()
     )
+    of_conversation = Conversation.id == Message.conversation_id
+    supporter = select(Conversation.supporter_id).where(of_conversation).scalar_subquery()
+    offered_to = select(Conversation.offered_to_id).where(of_conversation).scalar_subquery()
     rows = session.execute(
         update(Message)
         .where(
@@ -147,12 +162,15 @@ def claim_sends(session: Session, message_ids: list[int], now: datetime) -> list
             Message.from_address,
             Message.body,
             Message.conversation_id,
+            supporter,
+            offered_to,
             opted_out,
         )
         .execution_options(synchronize_session=False)
     ).all()
-    claimed = {row[0]: OutboundText(*row[:5]) for row in rows if not row[5]}
-    cancelled = [OutboundText(*row[:5]) for row in rows if row[5]]
+    texts = [(OutboundText(*row[:5], holders=(row[5], row[6])), row[7]) for row in rows]
+    claimed = {text.message_id: text for text, opted_out in texts if not opted_out}
+    cancelled = [text for text, opted_out in texts if opted_out]
     if cancelled:
         session.execute(
             update(Message)
@@ -217,7 +235,8 @@ def release_claims(session: Session, message_ids: list[int]) -> None:
 
 def record_outcomes(session: Session, outcomes: list[tuple[OutboundText, Sent | Refused]]) -> None:
     """Keep what Twilio answered for each text: the sids and statuses in one statement, and a
-    live notice to each conversation's holders (read in one more); or why it was refused."""
+    live notice to each conversation's holders (read with the claim, or else in one more
+    statement); or why it was refused."""
     sent = [(text, result) for text, result in outcomes if isinstance(result, Sent)]
     for text, result in outcomes:
         if isinstance(result, Refused):
@@ -231,7 +250,12 @@ def record_outcomes(session: Session, outcomes: list[tuple[OutboundText, Sent | 
         .values(sid=bindparam("new_sid"), delivery_status=bindparam("new_status")),
         [{"message_id": t.message_id, "new_sid": r.sid, "new_status": r.status} for t, r in sent],
     )
-    conversation_ids = {t.conversation_id for t, _ in sent} - {None}
+    conversation_ids = set()
+    for text, _ in sent:
+        if text.conversation_id is not None and text.holders is not None:
+            notices.told(session, text.conversation_id, text.holders)
+        elif text.conversation_id is not None:
+            conversation_ids.add(text.conversation_id)
     if conversation_ids:
         for row in connection.execute(
             select(Conversation.id, Conversation.supporter_id, Conversation.offered_to_id).where(

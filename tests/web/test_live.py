@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from helpline.live import feed, notices
 from helpline.models import Conversation, Message, Shift, Texter, User, utcnow
 from tests.processes import free_port
-from tests.support import Helpline
+from tests.support import Helpline, statements_run
 from tests.web.conftest import post_form, sign_in
 from workers import jobs, runtime
 
@@ -121,7 +121,8 @@ def test_a_delivery_status_tells_the_supporter_holding_the_conversation(
 def test_a_reply_handed_to_twilio_tells_the_supporter_holding_the_conversation(
     helpline: Helpline,
 ) -> None:
-    """The reply's row gets Twilio's sid and status in plain SQL; its supporter still hears."""
+    """The reply's row gets Twilio's sid and status in plain SQL; its supporter still hears,
+    known from the claim (the conversation is not read again)."""
     sam = helpline.supporter()
     convo = conversation_for(helpline, "+15550208105")
     sign_in(helpline.client, sam)
@@ -130,9 +131,11 @@ def test_a_reply_handed_to_twilio_tells_the_supporter_holding_the_conversation(
         post_form(helpline.client, path + "/reply", {"body": "I'm here"}, path).status_code == 302
     )
     forget_notices(helpline, sam)
-    helpline.run_jobs()
+    with statements_run() as read:
+        helpline.run_jobs()
     assert helpline.twilio.to("+15550208105")[-1]["Body"] == "I'm here"
     assert told(helpline, sam) == [("updated", convo.id)]
+    assert not [s for s in read if s.startswith("SELECT conversations.id, conversations.supporter")]
 
 
 def test_a_reply_cancelled_by_an_opt_out_tells_the_supporter_holding_the_conversation(
@@ -178,6 +181,35 @@ def test_a_change_rolled_back_tells_nobody(helpline: Helpline) -> None:
         session.flush()
         raise RuntimeError("the job failed after flushing")
     assert told(helpline, sam) == []
+
+
+def test_a_conversation_written_through_its_object_is_not_read_again_for_its_holders(
+    helpline: Helpline,
+) -> None:
+    sam = helpline.supporter()
+    convo = conversation_for(helpline, "+15550208107")
+    forget_notices(helpline, sam)
+    with statements_run() as read, runtime.transaction() as session:
+        held = session.get(Conversation, convo.id)
+        assert held is not None
+        held.priority = "urgent"
+    assert told(helpline, sam) == [("updated", convo.id)]
+    assert not [s for s in read if s.startswith("SELECT conversations.id, conversations.supporter")]
+
+
+def test_after_a_savepoint_the_holders_are_read_at_the_commit(helpline: Helpline) -> None:
+    sam = helpline.supporter()
+    convo = conversation_for(helpline, "+15550208108")
+    forget_notices(helpline, sam)
+    with statements_run() as read, runtime.transaction() as session:
+        held = session.get(Conversation, convo.id)
+        assert held is not None
+        with pytest.raises(RuntimeError), session.begin_nested():
+            held.priority = "urgent"
+            session.flush()  # what it wrote may be rolled back with the savepoint
+            raise RuntimeError("the savepoint's work failed")
+    assert told(helpline, sam) == [("updated", convo.id)]
+    assert [s for s in read if s.startswith("SELECT conversations.id, conversations.supporter")]
 
 
 def test_event_stream_needs_a_signed_in_supporter(helpline: Helpline) -> None:

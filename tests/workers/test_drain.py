@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from helpline import vault
 from helpline.db import is_postgresql
 from helpline.models import Conversation, Message
-from tests.support import HELPLINE_NUMBER, Helpline
+from tests.support import HELPLINE_NUMBER, Helpline, statements_run
 from workers import jobs, queues, runtime
 
 
@@ -232,9 +232,6 @@ def test_with_the_database_down_a_batch_goes_back_in_order(helpline: Helpline) -
 
 def statements_to_process(helpline: Helpline, count: int, first_number: int) -> list[str]:
     """SQL statements one batch of `count` new texters' first texts costs, routing included."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
     from helpline.models import utcnow
     from helpline.services import conversations
 
@@ -243,17 +240,8 @@ def statements_to_process(helpline: Helpline, count: int, first_number: int) -> 
     waiting = select(Message.id).where(Message.direction == "in", Message.processed_at.is_(None))
     ids = list(helpline.db.scalars(waiting))
     helpline.look_again()
-    statements: list[str] = []
-
-    def count_statement(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(Engine, "before_cursor_execute", count_statement)
-    try:
-        with runtime.transaction() as session:
-            texts = conversations.handle_inbound_batch(session, ids, utcnow())
-    finally:
-        event.remove(Engine, "before_cursor_execute", count_statement)
+    with statements_run() as statements, runtime.transaction() as session:
+        texts = conversations.handle_inbound_batch(session, ids, utcnow())
     assert len(texts) == count  # each told who they are connected with
     return statements
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from helpline.models import Message
 from tests.fakes.twilio_api import Failure
-from tests.support import Helpline
+from tests.support import Helpline, statements_run
 from workers import queues
 
 
@@ -180,12 +180,15 @@ def test_a_text_a_job_makes_goes_out_from_that_job(helpline: Helpline) -> None:
 
     helpline.supporter()
     helpline.text_in("hi", from_="+15550203009")
-    helpline.run_jobs()
+    with statements_run() as run:
+        helpline.run_jobs()
     assert len(helpline.twilio.to("+15550203009")) == 1
     (text,) = outbound(helpline)
     assert text.sid is not None
     outbound_queue = queues.queue(queues.OUTBOUND, Redis.from_url(helpline.settings.redis_url))
     assert outbound_queue.finished_job_registry.get_job_ids() == []
+    # The drain has the text it made: it claims it without reading it again first.
+    assert not [s for s in run if s.startswith("SELECT messages.id, messages.to_address")]
 
 
 def test_after_a_failed_send_a_job_hands_its_other_texts_to_the_queue(

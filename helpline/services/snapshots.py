@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, Text, and_, case, cast, func, select, text
+from sqlalchemy import Row, ScalarSelect, Select, Text, case, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from helpline import models
@@ -143,50 +143,79 @@ def candidates(
         cast(user.languages, Text),
         cast(user.skill_expiry, Text),
         user.held_conversations,
-        weighted,
+        weighted.label("weighted"),
     )
     query = select(*columns).where(*with_room)
+    available = (user.is_active, user.status == "available")
+    counts = (
+        select(func.count()).where(*available).scalar_subquery(),
+        select(func.count()).where(*available, *with_room).scalar_subquery(),
+    )
     unseen_from = None
     if limit is None:
-        rows = session.execute(query).all()
+        rows, shifts, tally = _with_shifts(session, query, counts)
     else:
         order = (weighted, user.held_conversations, user.last_assigned_at.nulls_first(), user.id)
-        rows = session.execute(query.order_by(*order).limit(limit + 1)).all()
+        first = query.order_by(*order).limit(limit + 1)
+        rows, shifts, tally = _with_shifts(session, first, counts, ordered=True)
         if len(rows) > limit:
             unseen_from = supporter_order(_supporter(rows[limit], ()))
             rows = rows[:limit]
-        missing = set(including) - {row.id for row in rows}
+        missing = set(including) - {row[0] for row in rows}
         if missing:
-            rows += session.execute(query.where(user.id.in_(sorted(missing)))).all()
-    available = (user.is_active, user.status == "available")
-    room_count = func.count(case((and_(*with_room), 1)))
-    total, with_room_total = session.execute(
-        select(func.count(), room_count).select_from(user).where(*available)
-    ).one()
-    # Every one's shifts by the same condition (a list of hundreds of ids would make a new
-    # statement, too long for the driver's cache, each time); a few's by their ids.
-    read = select(user.id).where(*with_room) if limit is None else [row.id for row in rows]
-    shifts: dict[int, list[model.ShiftRule]] = defaultdict(list)
-    if rows:
-        shift = models.Shift
-        for sid, starts, ends, rrule, tz, cancelled in session.execute(
-            select(
-                shift.supporter_id,
-                shift.starts_at,
-                shift.ends_at,
-                shift.rrule,
-                shift.timezone,
-                cast(shift.cancelled, Text),
-            ).where(shift.supporter_id.in_(read))
-        ):
-            shifts[sid].append(model.ShiftRule(starts, ends, rrule, tz, _instants(cancelled)))
+            more, more_shifts, _ = _with_shifts(session, query.where(user.id.in_(sorted(missing))))
+            rows += more
+            shifts.update(more_shifts)
+    if tally is None:  # nobody has room: the counts came without a row
+        tally = session.execute(select(*counts)).one()
+    total, with_room_total = tally
     found = []
     for row in rows:
-        rules = tuple(shifts[row.id])
+        rules = tuple(shifts[row[0]])
         if is_on_shift(rules, now, grace):
             found.append(_supporter(row, rules))
     at_limit = (total or 0) - (with_room_total or 0)
     return Candidates(found, at_limit, len(rows) - len(found), unseen_from)
+
+
+def _with_shifts(
+    session: Session,
+    query: Select[Any],
+    counts: tuple[ScalarSelect[Any], ...] = (),
+    ordered: bool = False,
+) -> tuple[list[Row[Any]], dict[int, list[model.ShiftRule]], tuple[int, int] | None]:
+    """The supporters `query` reads (`candidates`' columns) and their shifts, in one
+    statement: its rows joined to their shifts, a supporter's row once for each; `ordered`,
+    in `policy.supporter_order` (the query's own). `counts` are read beside them, and come
+    back as a pair unless no row came."""
+    found = query.subquery()
+    shift = models.Shift
+    statement = select(
+        found,
+        shift.starts_at,
+        shift.ends_at,
+        shift.rrule,
+        shift.timezone,
+        cast(shift.cancelled, Text),
+        *counts,
+    ).outerjoin(shift, shift.supporter_id == found.c.id)
+    if ordered:
+        c = found.c
+        statement = statement.order_by(
+            c.weighted, c.held_conversations, c.last_assigned_at.nulls_first(), c.id, shift.id
+        )
+    width = len(found.c)
+    rows: dict[int, Row[Any]] = {}
+    shifts: dict[int, list[model.ShiftRule]] = defaultdict(list)
+    tally = None
+    for row in session.execute(statement):
+        rows.setdefault(row[0], row[:width])
+        starts, ends, rrule, tz, cancelled = row[width : width + 5]
+        if starts is not None:
+            shifts[row[0]].append(model.ShiftRule(starts, ends, rrule, tz, _instants(cancelled)))
+        if counts:
+            tally = (int(row[width + 5] or 0), int(row[width + 6] or 0))
+    return list(rows.values()), shifts, tally
 
 
 def _supporter(row: Row[Any], rules: tuple[model.ShiftRule, ...]) -> model.Supporter:

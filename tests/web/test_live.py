@@ -35,6 +35,12 @@ def conversation_for(helpline: Helpline, number: str, body: str = "hello") -> Co
     return next(c for c in helpline.db.scalars(select(Conversation)) if c.texter.address == number)
 
 
+def holders_read(statements: list[str]) -> list[str]:
+    """Of these statements, those reading conversations' holders for their notices."""
+    prefix = "SELECT conversations.id, conversations.supporter_id, conversations.offered_to_id"
+    return [s for s in statements if s.startswith(prefix)]
+
+
 def forget_notices(helpline: Helpline, *people: User) -> None:
     redis = Redis.from_url(helpline.settings.redis_url)
     redis.delete(*(notices.stream_key(p.id) for p in people))
@@ -135,7 +141,7 @@ def test_a_reply_handed_to_twilio_tells_the_supporter_holding_the_conversation(
         helpline.run_jobs()
     assert helpline.twilio.to("+15550208105")[-1]["Body"] == "I'm here"
     assert told(helpline, sam) == [("updated", convo.id)]
-    assert not [s for s in read if s.startswith("SELECT conversations.id, conversations.supporter")]
+    assert not holders_read(read)
 
 
 def test_a_reply_cancelled_by_an_opt_out_tells_the_supporter_holding_the_conversation(
@@ -194,7 +200,7 @@ def test_a_conversation_written_through_its_object_is_not_read_again_for_its_hol
         assert held is not None
         held.priority = "urgent"
     assert told(helpline, sam) == [("updated", convo.id)]
-    assert not [s for s in read if s.startswith("SELECT conversations.id, conversations.supporter")]
+    assert not holders_read(read)
 
 
 def test_after_a_savepoint_the_holders_are_read_at_the_commit(helpline: Helpline) -> None:
@@ -209,7 +215,7 @@ def test_after_a_savepoint_the_holders_are_read_at_the_commit(helpline: Helpline
             session.flush()  # what it wrote may be rolled back with the savepoint
             raise RuntimeError("the savepoint's work failed")
     assert told(helpline, sam) == [("updated", convo.id)]
-    assert [s for s in read if s.startswith("SELECT conversations.id, conversations.supporter")]
+    assert holders_read(read)
 
 
 def test_event_stream_needs_a_signed_in_supporter(helpline: Helpline) -> None:

@@ -109,10 +109,13 @@ def queue_text_to(
 
 def made(messages: list[Message]) -> list[OutboundText]:
     """Texts just written (flushed: they have ids), as their sender will claim them."""
-    return [
-        OutboundText(m.id, m.to_address, m.from_address, m.body, m.conversation_id)
-        for m in messages
-    ]
+    return [_text(m) for m in messages]
+
+
+def _text(message: Message) -> OutboundText:
+    return OutboundText(
+        message.id, message.to_address, message.from_address, message.body, message.conversation_id
+    )
 
 
 def unsent(session: Session, message_ids: list[int]) -> list[OutboundText]:
@@ -191,10 +194,7 @@ def claimed(session: Session, message_id: int) -> tuple[OutboundText, datetime] 
         return None
     if message.delivery_status != "pending":
         return None
-    text = OutboundText(
-        message.id, message.to_address, message.from_address, message.body, message.conversation_id
-    )
-    return text, message.send_claimed_at
+    return _text(message), message.send_claimed_at
 
 
 def unresolved(session: Session, claimed_before: datetime, limit: int = 500) -> list[int]:

@@ -15,7 +15,7 @@ from datetime import datetime
 import requests
 from psutil import Process
 from redis import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from bench import load, seed
 from bench.stack import (
@@ -155,7 +155,9 @@ class Replier:
     ) -> None:
         self.stack, self.tokens, self.since, self.per_second = stack, tokens, since, per_second
         self.posted = 0
-        self._replied: set[int] = set()
+        # Conversations are answered in the order they were assigned: the next one is the
+        # first after the last answered, one row read, however many are open by then.
+        self._after: tuple[datetime, int] = (since, 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -170,11 +172,10 @@ class Replier:
         http = requests.Session()
         base = self.stack.settings.public_url + "/api/v1/conversations"
         while not self._stop.wait(random.expovariate(self.per_second)):
-            waiting = [c for c in self._active() if c[0] not in self._replied]
-            if not waiting:
+            waiting = self._next()
+            if waiting is None:
                 continue
-            convo_id, supporter_id = waiting[0]
-            self._replied.add(convo_id)
+            convo_id, supporter_id = waiting
             answer = http.post(
                 f"{base}/{convo_id}/messages",
                 json={"body": f"bench reply {uuid.uuid4().hex}"},
@@ -183,17 +184,27 @@ class Replier:
             )
             self.posted += answer.status_code == 202
 
-    def _active(self) -> list[tuple[int, int]]:
+    def _next(self) -> tuple[int, int] | None:
+        """The next conversation assigned since the last one answered, and its supporter."""
         session = session_factory(self.stack.settings.database_url, writes=False)()
         try:
-            rows = session.execute(
-                select(Conversation.id, Conversation.supporter_id).where(
-                    Conversation.status == "active", Conversation.assigned_at >= self.since
+            row = session.execute(
+                select(Conversation.assigned_at, Conversation.id, Conversation.supporter_id)
+                .where(
+                    Conversation.status == "active",
+                    Conversation.supporter_id.is_not(None),
+                    tuple_(Conversation.assigned_at, Conversation.id) > tuple_(*self._after),
                 )
-            )
-            return [(cid, sid) for cid, sid in rows if sid is not None]
+                .order_by(Conversation.assigned_at, Conversation.id)
+                .limit(1)
+            ).first()
         finally:
             session.close()
+        if row is None:
+            return None
+        assigned_at, convo_id, supporter_id = row
+        self._after = (assigned_at, convo_id)
+        return convo_id, supporter_id
 
 
 def drain(stack: Stack, since: datetime, timeout: float) -> bool:

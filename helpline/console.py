@@ -118,7 +118,7 @@ def reassign(conversation_id: int) -> Response | tuple[str, int]:
     note = request.form.get("note", "").strip()[:MAX_NOTE] or None
     texts = handoffs.transfer(web.db(), convo, web.now(), current_user(), note, person)
     web.db().commit()
-    queues.send_texts(web.redis(), [t.id for t in texts])
+    queues.texts_made(web.redis(), [t.id for t in texts])
     flash(f"Conversation {convo.id} handed to {person.name}.")
     return redirect(url_for(".live"))
 

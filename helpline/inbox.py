@@ -202,7 +202,7 @@ def reply(conversation_id: int) -> Response | tuple[str, int]:
     if error:
         return _thread_page(convo, error=error, draft=body), status
     web.db().commit()
-    queues.send_text(web.redis(), message.id)
+    queues.texts_made(web.redis(), [message.id])
     return redirect(url_for(".conversation", conversation_id=convo.id))
 
 
@@ -223,7 +223,7 @@ def close(conversation_id: int) -> Response | tuple[str, int]:
         web.db(), convo, web.now(), f"closed by {me.name}", me.id, note, outcome=outcome
     )
     web.db().commit()
-    queues.send_texts(web.redis(), [t.id for t in texts])
+    queues.texts_made(web.redis(), [t.id for t in texts])
     queues.route_queue(web.redis())
     flash("Conversation closed.")
     return redirect(url_for(".index"))
@@ -262,7 +262,7 @@ def escalate(conversation_id: int) -> Response | tuple[str, int]:
             convo, error="This conversation is already urgent and crisis-only."
         ), 409
     web.db().commit()
-    queues.send_texts(web.redis(), [t.id for t in texts])
+    queues.texts_made(web.redis(), [t.id for t in texts])
     if inbox.visible_to(web.db(), me, convo.id) is None:
         flash("Escalated to crisis: handed on to a crisis-trained supporter.")
         return redirect(url_for(".index"))
@@ -312,7 +312,7 @@ def help_another() -> Response:
         flash("Nobody is waiting that you can take right now.")
         return redirect(url_for(".index"))
     web.db().commit()
-    queues.send_texts(web.redis(), [t.id for t in pulled.texts])
+    queues.texts_made(web.redis(), [t.id for t in pulled.texts])
     return redirect(url_for(".conversation", conversation_id=pulled.conversation.id))
 
 
@@ -326,7 +326,7 @@ def accept(conversation_id: int) -> Response:
         flash("That handoff is no longer offered to you.")
         return redirect(url_for(".index"))
     web.db().commit()
-    queues.send_texts(web.redis(), [t.id for t in texts])
+    queues.texts_made(web.redis(), [t.id for t in texts])
     return redirect(url_for(".conversation", conversation_id=convo.id))
 
 
@@ -358,7 +358,7 @@ def transfer(conversation_id: int) -> Response | tuple[str, int]:
         return _thread_page(convo, error="The conversation is already with them."), 409
     texts = handoffs.transfer(web.db(), convo, web.now(), me, note, person, skill)
     web.db().commit()
-    queues.send_texts(web.redis(), [t.id for t in texts])
+    queues.texts_made(web.redis(), [t.id for t in texts])
     flash(f"Conversation transferred to {person.name if person else 'the queue'}.")
     if inbox.visible_to(web.db(), me, convo.id) is None:
         return redirect(url_for(".index"))

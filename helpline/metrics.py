@@ -146,7 +146,12 @@ class Snapshot:
             "Stored inbound texts handed to the workers and not taken yet (the drain lists)",
         )
         waiting.add_metric([], queues.inbound_waiting(self.redis))
-        families: list[Metric] = [jobs, waiting]
+        to_send = GaugeMetricFamily(
+            "helpline_outbound_texts_waiting",
+            "Texts made and handed to the send drain, not taken yet (its list)",
+        )
+        to_send.add_metric([], queues.outbound_waiting(self.redis))
+        families: list[Metric] = [jobs, waiting, to_send]
         for counter in telemetry.COUNTERS:
             family = CounterMetricFamily(counter.name, counter.help, labels=list(counter.labels))
             totals = telemetry.counter_values(self.redis, counter)

@@ -87,11 +87,11 @@ def drain_inbound(shard: int) -> None:
             for message_id in batch:
                 queues.process_inbound(redis, message_id, attempt="-alone")
             continue
-        # Drains run one at a time: with texts waiting, the batch's texts go on the outbound
-        # queue for another worker to send while this one takes the next batch.
+        # Drains run one at a time: with texts waiting, the batch's texts go to the send
+        # drain, for another worker to send while this one takes the next batch.
         waiting = redis.llen(queues.inbound_list(shard))
         if waiting:
-            queues.send_texts(redis, [t.message_id for t in texts], per_job=SPILL_PER_JOB)
+            queues.texts_made(redis, [t.message_id for t in texts])
         else:
             send_made(texts)
             waiting = redis.llen(queues.inbound_list(shard))
@@ -99,6 +99,20 @@ def drain_inbound(shard: int) -> None:
             queues.drain(redis, shard)  # the lease goes with it
             return
         # an empty list ends the drain at the next take, which gives the lease up
+
+
+def drain_outbound() -> None:
+    """Send the texts waiting on the outbound list, a run of sends (`send_made`) at a time,
+    until it is empty or the drain's time is up with texts still waiting (then a fresh job
+    takes over, keeping the lease). What a run could not send in its time goes on to RQ jobs,
+    which every worker shares."""
+    redis = runtime.redis()
+    began = time.monotonic()
+    while texts := queues.take_outbound(redis):
+        send_made(texts)
+        if time.monotonic() - began > queues.DRAIN_BUDGET_S and queues.outbound_waiting(redis):
+            queues.drain_sends(redis)  # the lease goes with it
+            return
 
 
 def route_queue() -> None:
@@ -379,4 +393,6 @@ def tick() -> None:
         queues.reconcile_send(redis, message_id, attempt=slot)
     for shard in queues.restart_drains(redis):
         log.warning("inbound shard %s had texts and no drain at work: drain restarted", shard)
+    if queues.restart_send_drain(redis):
+        log.warning("texts to send waited with no send drain at work: drain restarted")
     apply_handoff_rules()

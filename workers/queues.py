@@ -118,9 +118,9 @@ def shard_of(texter_key: str) -> int:
     return int(texter_key[:8], 16) % INBOUND_SHARDS
 
 
-def _take_lease(redis: Redis | Pipeline, shard: int) -> object:
-    """Take a shard's drain lease if nobody holds it (a truthy answer: taken)."""
-    return redis.set(drain_lease(shard), "1", nx=True, ex=DRAIN_LEASE_S)
+def _take_lease(redis: Redis | Pipeline, lease: str) -> object:
+    """Take a drain's lease if nobody holds it (a truthy answer: taken)."""
+    return redis.set(lease, "1", nx=True, ex=DRAIN_LEASE_S)
 
 
 def inbound_stored(
@@ -138,7 +138,7 @@ def inbound_stored(
         with pipe:
             for shard, message_ids in by_shard.items():
                 pipe.rpush(inbound_list(shard), *message_ids)
-                _take_lease(pipe, shard)
+                _take_lease(pipe, drain_lease(shard))
             sent = pipe.execute(raise_on_error=False)
             answers = sent[len(sent) - 2 * len(by_shard) :]  # after the caller's commands
         for answer in answers:
@@ -159,10 +159,18 @@ def drain(connection: Redis, shard: int) -> bool:
     so the next text's push asks again (if Redis does not answer, the lease expires; the
     sweep has the texts meanwhile)."""
     job_id = f"drain-{shard}-{uuid.uuid4().hex}"
-    if _enqueue(connection, INBOUND, "workers.jobs.drain_inbound", job_id, _INBOUND_RETRY, shard):
+    return _ask_for_drain(
+        connection, INBOUND, "workers.jobs.drain_inbound", job_id, drain_lease(shard), shard
+    )
+
+
+def _ask_for_drain(
+    connection: Redis, name: str, func: str, job_id: str, lease: str, *args: object
+) -> bool:
+    if _enqueue(connection, name, func, job_id, _INBOUND_RETRY, *args):
         return True
     with contextlib.suppress(RedisError):
-        connection.delete(drain_lease(shard))
+        connection.delete(lease)
     return False
 
 
@@ -172,7 +180,7 @@ def restart_drains(connection: Redis) -> list[int]:
     restarted = []
     for shard in range(INBOUND_SHARDS):
         waiting = connection.llen(inbound_list(shard))
-        if waiting and _take_lease(connection, shard) and drain(connection, shard):
+        if waiting and _take_lease(connection, drain_lease(shard)) and drain(connection, shard):
             restarted.append(shard)
     return restarted
 
@@ -185,23 +193,85 @@ def put_back(connection: Redis, shard: int, message_ids: list[int]) -> None:
 
 def take_inbound(connection: Redis, shard: int) -> list[int]:
     """The next ids on a shard's list, the lease renewed; [] once it is empty and the lease
-    is given up.
+    is given up."""
+    return _take(connection, inbound_list(shard), drain_lease(shard), DRAIN_BATCH)
+
+
+def _take(connection: Redis, key: str, lease: str, count: int) -> list[int]:
+    """The next `count` ids at most on a drain's list, its lease renewed; [] once the list is
+    empty and the lease is given up.
 
     An id pushed after the last pop finds the lease still held (and is taken here, seen by
     the length check) or finds it given up (and its push takes the lease and asks for a new
     drain): either way some drain takes it.
     """
-    key, lease = inbound_list(shard), drain_lease(shard)
     while True:
         with connection.pipeline(transaction=False) as pipe:
-            pipe.lpop(key, DRAIN_BATCH)
+            pipe.lpop(key, count)
             pipe.expire(lease, DRAIN_LEASE_S)
             popped, _ = pipe.execute()
         if popped:
             return [int(i) for i in popped]
         connection.delete(lease)
-        if not connection.llen(key) or not _take_lease(connection, shard):
+        if not connection.llen(key) or not _take_lease(connection, lease):
             return []
+
+
+# Texts made and committed where nothing sends them at once (a supporter's reply, a transfer's
+# notices, a drain's batch with texts behind it) reach the workers the same way, through one
+# list: a push asks for a send drain only when none holds the list's lease, and the drain sends
+# what it finds a run at a time (workers.jobs.drain_outbound). A reply costs the web one round
+# trip to Redis, and the workers a share of a run of sends, not an RQ job of its own (about
+# 2 ms of a worker's CPU) and a run of one (its claim's transaction and its outcome's). A run
+# still hands what it could not send in time to RQ jobs, which every worker shares (Twilio
+# answering slowly).
+OUTBOUND_LIST = "helpline:outbound:texts"
+OUTBOUND_LEASE = "helpline:outbound:texts:draining"
+SEND_BATCH = 20
+
+
+def texts_made(connection: Redis, message_ids: Sequence[int]) -> bool:
+    """Hand committed texts, not yet sent, to the send drain, in their order; False (logged)
+    when Redis is unreachable (the texts are stored: the sweep finds them)."""
+    if not message_ids:
+        return True
+    try:
+        with connection.pipeline(transaction=False) as pipe:
+            pipe.rpush(OUTBOUND_LIST, *message_ids)
+            _take_lease(pipe, OUTBOUND_LEASE)
+            _, leased = pipe.execute()
+    except RedisError as exc:
+        ids = ", ".join(str(message_id) for message_id in message_ids)
+        log.warning("could not queue texts %s (%s); the sweep will re-queue them", ids, exc)
+        return False
+    return not leased or drain_sends(connection)
+
+
+def drain_sends(connection: Redis) -> bool:
+    """Enqueue the send drain, whose lease the caller holds (as `drain`)."""
+    job_id = f"sends-drain-{uuid.uuid4().hex}"
+    return _ask_for_drain(
+        connection, OUTBOUND, "workers.jobs.drain_outbound", job_id, OUTBOUND_LEASE
+    )
+
+
+def restart_send_drain(connection: Redis) -> bool:
+    """Start the send drain if texts wait on its list with no drain at work; whether it was."""
+    return bool(
+        connection.llen(OUTBOUND_LIST)
+        and _take_lease(connection, OUTBOUND_LEASE)
+        and drain_sends(connection)
+    )
+
+
+def take_outbound(connection: Redis) -> list[int]:
+    """The next texts to send on the outbound list (as `take_inbound`)."""
+    return _take(connection, OUTBOUND_LIST, OUTBOUND_LEASE, SEND_BATCH)
+
+
+def outbound_waiting(connection: Redis) -> int:
+    """Texts handed to the send drain that it has not taken yet."""
+    return int(connection.llen(OUTBOUND_LIST))
 
 
 def inbound_waiting(connection: Redis) -> int:

@@ -105,7 +105,7 @@ def post_message(conversation_id: int) -> tuple[Response, int]:
     except assignment.NotOpen as exc:
         raise fail(409, str(exc)) from exc
     session.commit()
-    queues.send_text(web.redis(), message.id)
+    queues.texts_made(web.redis(), [message.id])
     return jsonify(views.message(message)), 202
 
 
@@ -125,7 +125,7 @@ def transfer(conversation_id: int) -> Response:
         raise fail(409, "the conversation is already with that supporter")
     texts = handoffs.transfer(session, convo, web.now(), current_user(), note, target, skill)
     session.commit()
-    queues.send_texts(web.redis(), [t.id for t in texts])
+    queues.texts_made(web.redis(), [t.id for t in texts])
     return jsonify(views.conversation_detail(convo, current_user().role == "coordinator"))
 
 
@@ -163,7 +163,7 @@ def close(conversation_id: int) -> Response:
     reason = f"closed by {me.name}"
     texts = assignment.close(session, convo, web.now(), reason, me.id, note, outcome=outcome)
     session.commit()
-    queues.send_texts(web.redis(), [t.id for t in texts])
+    queues.texts_made(web.redis(), [t.id for t in texts])
     queues.route_queue(web.redis())
     return jsonify(views.conversation_detail(convo, me.role == "coordinator"))
 
@@ -186,7 +186,7 @@ def escalate(conversation_id: int) -> Response:
     except handoffs.AlreadyEscalated as exc:
         raise fail(409, str(exc)) from exc
     session.commit()
-    queues.send_texts(web.redis(), [t.id for t in texts])
+    queues.texts_made(web.redis(), [t.id for t in texts])
     return jsonify(views.conversation_detail(convo, me.role == "coordinator"))
 
 
@@ -201,7 +201,7 @@ def accept(conversation_id: int) -> Response:
     except handoffs.NotOffered as exc:
         raise fail(409, str(exc)) from exc
     session.commit()
-    queues.send_texts(web.redis(), [t.id for t in texts])
+    queues.texts_made(web.redis(), [t.id for t in texts])
     return jsonify(views.conversation_detail(convo, current_user().role == "coordinator"))
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from helpline.app import create_app
 from helpline.models import Conversation, utcnow
@@ -85,6 +85,18 @@ def test_webhook_latency_and_answers_are_counted_across_processes(helpline: Help
     assert value(samples, "helpline_inbound_texts_waiting") == 2  # no worker has run
     helpline.run_jobs()
     assert value(scrape(scraper(helpline)), "helpline_inbound_texts_waiting") == 0
+
+
+def test_texts_handed_to_the_send_drain_are_counted_until_taken(helpline: Helpline) -> None:
+    sam = helpline.supporter()
+    helpline.text_in("hello", from_="+15550206004")
+    helpline.run_jobs()
+    (convo_id,) = helpline.db.scalars(select(Conversation.id))
+    for body in ("one", "two"):
+        helpline.api("POST", f"/conversations/{convo_id}/messages", user=sam, json={"body": body})
+    assert value(scrape(scraper(helpline)), "helpline_outbound_texts_waiting") == 2
+    helpline.run_jobs()
+    assert value(scrape(scraper(helpline)), "helpline_outbound_texts_waiting") == 0
 
 
 def test_sends_retries_failures_and_delivery_statuses_are_counted(helpline: Helpline) -> None:

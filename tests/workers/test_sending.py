@@ -337,3 +337,84 @@ def test_texts_left_when_twilio_answers_quickly_go_several_to_a_job(
     helpline.run_jobs()
     assert len(helpline.twilio.sent) == before + 7
     assert all(m.sid is not None for m in outbound(helpline))
+
+
+def replies(helpline: Helpline, number: str, bodies: list[str]) -> None:
+    """A supporter's replies through the API to a new texter's conversation."""
+    sam = helpline.supporter(max_conversations=5)
+    helpline.text_in("hello", from_=number)
+    helpline.run_jobs()
+    convo_id = helpline.db.scalars(select(Message.conversation_id)).first()
+    for body in bodies:
+        answer = helpline.api(
+            "POST", f"/conversations/{convo_id}/messages", user=sam, json={"body": body}
+        )
+        assert answer.status_code == 202
+
+
+def test_replies_go_out_together_and_in_order_from_the_send_drain(helpline: Helpline) -> None:
+    """A reply is one push on the send drain's list: replies made together ask for one job,
+    which sends them in the order they were written."""
+    from redis import Redis
+
+    redis = Redis.from_url(helpline.settings.redis_url)
+    replies(helpline, "+15550203020", ["one", "two", "three"])
+    assert redis.llen(queues.OUTBOUND_LIST) == 3
+    (job_id,) = queues.queue(queues.OUTBOUND, redis).job_ids
+    assert job_id.startswith("sends-drain-")
+    helpline.run_jobs()
+    bodies = [t["Body"] for t in helpline.twilio.to("+15550203020")]
+    assert bodies[1:] == ["one", "two", "three"]
+    finished = queues.queue(queues.OUTBOUND, redis).finished_job_registry.get_job_ids()
+    assert finished == [job_id]
+    assert redis.llen(queues.OUTBOUND_LIST) == 0 and not redis.exists(queues.OUTBOUND_LEASE)
+
+
+def test_a_long_send_drain_hands_over_to_a_fresh_job(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis import Redis
+
+    monkeypatch.setattr(queues, "SEND_BATCH", 1)
+    monkeypatch.setattr(queues, "DRAIN_BUDGET_S", 0)
+    replies(helpline, "+15550203021", ["one", "two", "three"])
+    helpline.run_jobs()
+    bodies = [t["Body"] for t in helpline.twilio.to("+15550203021")]
+    assert bodies[1:] == ["one", "two", "three"]
+    redis = Redis.from_url(helpline.settings.redis_url)
+    finished = queues.queue(queues.OUTBOUND, redis).finished_job_registry.get_job_ids()
+    assert len([j for j in finished if j.startswith("sends-drain-")]) == 3
+
+
+def test_the_tick_restarts_a_send_drain_that_died(helpline: Helpline) -> None:
+    """A send drain killed with its lease held: once the lease lapses, the tick starts
+    another, long before the sweep would take the reply for stranded."""
+    from redis import Redis
+
+    redis = Redis.from_url(helpline.settings.redis_url)
+    replies(helpline, "+15550203022", ["still here"])
+    queues.queue(queues.OUTBOUND, redis).empty()  # the drain job is gone, its lease held
+    assert not queues.restart_send_drain(redis)
+    redis.delete(queues.OUTBOUND_LEASE)  # ... until it lapses
+    assert queues.restart_send_drain(redis)
+    helpline.run_jobs()
+    assert [t["Body"] for t in helpline.twilio.to("+15550203022")][1:] == ["still here"]
+    assert not queues.restart_send_drain(redis)  # nothing left to send
+
+
+def test_a_send_drain_that_cannot_be_asked_for_leaves_the_next_push_to_ask(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RQ's enqueue failing: the lease is given up (the texts stay on the list), so the next
+    push takes it and asks again."""
+    from redis import Redis
+
+    redis = Redis.from_url(helpline.settings.redis_url)
+    with monkeypatch.context() as patched:
+        patched.setattr(queues, "_enqueue", lambda *args: False)
+        assert not queues.texts_made(redis, [5, 6])
+    assert not redis.exists(queues.OUTBOUND_LEASE)
+    assert queues.texts_made(redis, [7])
+    assert [int(i) for i in redis.lrange(queues.OUTBOUND_LIST, 0, -1)] == [5, 6, 7]
+    (job_id,) = queues.queue(queues.OUTBOUND, redis).job_ids
+    assert job_id.startswith("sends-drain-") and redis.exists(queues.OUTBOUND_LEASE)

@@ -87,11 +87,11 @@ def drain_inbound(shard: int) -> None:
             for message_id in batch:
                 queues.process_inbound(redis, message_id, attempt="-alone")
             continue
-        # Drains run one at a time: with texts waiting, the batch's texts go to the send
-        # drain, for another worker to send while this one takes the next batch.
+        # Drains run one at a time: with texts waiting, the batch's texts go on the outbound
+        # queue for another worker to send while this one takes the next batch.
         waiting = redis.llen(queues.inbound_list(shard))
         if waiting:
-            queues.texts_made(redis, [t.message_id for t in texts])
+            queues.send_texts(redis, [t.message_id for t in texts], per_job=SPILL_PER_JOB)
         else:
             send_made(texts)
             waiting = redis.llen(queues.inbound_list(shard))

@@ -217,14 +217,14 @@ def _take(connection: Redis, key: str, lease: str, count: int) -> list[int]:
             return []
 
 
-# Texts made and committed where nothing sends them at once (a supporter's reply, a transfer's
-# notices, a drain's batch with texts behind it) reach the workers the same way, through one
-# list: a push asks for a send drain only when none holds the list's lease, and the drain sends
-# what it finds a run at a time (workers.jobs.drain_outbound). A reply costs the web one round
-# trip to Redis, and the workers a share of a run of sends, not an RQ job of its own (about
-# 2 ms of a worker's CPU) and a run of one (its claim's transaction and its outcome's). A run
-# still hands what it could not send in time to RQ jobs, which every worker shares (Twilio
-# answering slowly).
+# Texts the web makes and commits (a supporter's reply, a transfer's notices) reach the
+# workers the same way, through one list: a push asks for a send drain only when none holds
+# the list's lease, and the drain sends what it finds a run at a time
+# (workers.jobs.drain_outbound). A reply costs the web one round trip to Redis, and the
+# workers a share of a run of sends, not an RQ job of its own (about 2 ms of a worker's CPU)
+# and a run of one (its claim's transaction and its outcome's). A run still hands what it
+# could not send in time to RQ jobs, which every worker shares (Twilio answering slowly).
+# The inbound drain's texts do not come this way (docs/decisions.md, "Performance").
 OUTBOUND_LIST = "helpline:outbound:texts"
 OUTBOUND_LEASE = "helpline:outbound:texts:draining"
 SEND_BATCH = 20

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select, text
+from sqlalchemy import Select, and_, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -159,7 +160,8 @@ class _Queue:
         """The queue's conversations from `start`, at most `size`; and whether it ends there."""
         while len(self.rows) < start + size and not self._ended:
             wanted = start + size - len(self.rows)
-            rows = self.session.scalars(queued_in_order().offset(self._offset).limit(wanted)).all()
+            page = {"offset": self._offset, "limit": wanted}
+            rows = self.session.scalars(_QUEUE_PAGE, page).all()
             self._offset += len(rows)
             self._ended = len(rows) < wanted
             fresh = [c for c in rows if c.id not in self._in_rows]  # a concurrent insert moved it
@@ -224,8 +226,14 @@ def _read_all(session: Session, model: type[_Row], ids: set[int]) -> list[_Row]:
         else:
             found.append(row)
     if missing:
-        found += session.scalars(select(model).where(model.id.in_(missing)))
+        found += session.scalars(_by_ids(model), {"ids": missing})
     return found
+
+
+@cache
+def _by_ids(model: type[_Row]) -> Select[tuple[_Row]]:
+    """Rows of `model` by id, built once (as a send's statements, services.outbound)."""
+    return select(model).where(model.id.in_(bindparam("ids", expanding=True)))
 
 
 # The least number of waiting conversations read at a time in a routing pass.
@@ -239,6 +247,9 @@ def queued_in_order() -> Select[tuple[Conversation]]:
         .where(Conversation.status == "queued")
         .order_by(queue_rank(), Conversation.limited, Conversation.waiting_since, Conversation.id)
     )
+
+
+_QUEUE_PAGE = queued_in_order().offset(bindparam("offset")).limit(bindparam("limit"))
 
 
 def _apply(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from helpline.db import insert_ignoring_conflicts, is_postgresql
@@ -50,14 +50,7 @@ def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime
     texts are then taken in the order they came, so the batch's new conversations queue in
     the order their texters wrote.
     """
-    found = session.scalars(
-        select(Message).where(
-            Message.id.in_(message_ids),
-            Message.direction == "in",
-            Message.processed_at.is_(None),
-        )
-    )
-    messages = sorted(found, key=lambda m: m.id)
+    messages = sorted(session.scalars(_UNPROCESSED, {"ids": message_ids}), key=lambda m: m.id)
     if messages:
         assignment.lock_routing(session)
     values = settings_service.load(session)
@@ -77,6 +70,34 @@ def handle_inbound_batch(session: Session, message_ids: list[int], now: datetime
         told = {convo.id: kind for convo, kind in announce.items()}
         texts.extend(assignment.route_queue(session, now, values, told))
     return texts
+
+
+# A batch's reads, built once (as a send's statements, helpline.services.outbound).
+_UNPROCESSED = select(Message).where(
+    Message.id.in_(bindparam("ids", expanding=True)),
+    Message.direction == "in",
+    Message.processed_at.is_(None),
+)
+_TEXTERS = (
+    select(Texter)
+    .where(Texter.address_key.in_(bindparam("keys", expanding=True)))
+    .order_by(Texter.address_key)
+)
+_TEXTERS_LOCKED = _TEXTERS.with_for_update()
+_PENDING = (
+    select(Message)
+    .where(
+        Message.texter_key.in_(bindparam("keys", expanding=True)),
+        Message.direction == "in",
+        Message.processed_at.is_(None),
+        Message.id <= bindparam("up_to"),
+    )
+    .order_by(Message.id)
+)
+_OPEN = select(Conversation).where(
+    Conversation.texter_id.in_(bindparam("ids", expanding=True)),
+    Conversation.status.in_(OPEN_STATUSES),
+)
 
 
 @dataclass
@@ -108,29 +129,17 @@ class _Batch:
         )
         first_seen = set(created)
         # Locked in the order of their keys, as every batch locks them (after routing's lock).
-        query = select(Texter).where(Texter.address_key.in_(addresses)).order_by(Texter.address_key)
-        if is_postgresql(session):
-            query = query.with_for_update()
-        texters = {t.address_key: t for t in session.scalars(query)}
+        locking = _TEXTERS_LOCKED if is_postgresql(session) else _TEXTERS
+        keys = {"keys": list(addresses)}
+        texters = {t.address_key: t for t in session.scalars(locking, keys)}
         pending: dict[str, list[Message]] = {}
-        for message in session.scalars(
-            select(Message)
-            .where(
-                Message.texter_key.in_(addresses),
-                Message.direction == "in",
-                Message.processed_at.is_(None),
-                Message.id <= max(m.id for m in messages),
-            )
-            .order_by(Message.id)
-        ):
+        up_to = max(m.id for m in messages)
+        for message in session.scalars(_PENDING, keys | {"up_to": up_to}):
             pending.setdefault(message.texter_key, []).append(message)
         opened: dict[int, Conversation | None] = {t.id: None for t in texters.values()}
         # A texter this batch created has no conversation yet: only the others are looked up.
         known = [t.id for key, t in texters.items() if key not in first_seen]
-        open_query = select(Conversation).where(
-            Conversation.texter_id.in_(known), Conversation.status.in_(OPEN_STATUSES)
-        )
-        for convo in session.scalars(open_query) if known else ():
+        for convo in session.scalars(_OPEN, {"ids": known}) if known else ():
             opened[convo.texter_id] = convo
         return cls(texters, first_seen, pending, opened)
 

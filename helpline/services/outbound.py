@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -118,20 +119,68 @@ def _text(message: Message) -> OutboundText:
     )
 
 
+# The statements a send runs, built once: building one and working out its cache key cost
+# about a third of a millisecond each time, as much as running it (docs/decisions.md,
+# "Performance"). Their lists of ids are expanding parameters.
+_UNCLAIMED = (
+    Message.direction == "out",
+    Message.delivery_status == "pending",
+    Message.sid.is_(None),
+    Message.send_claimed_at.is_(None),
+)
+_IDS = bindparam("ids", expanding=True)
+_UNSENT = select(Message.id, Message.to_address, Message.from_address, Message.body).where(
+    Message.id.in_(_IDS), *_UNCLAIMED
+)
+
+
 def unsent(session: Session, message_ids: list[int]) -> list[OutboundText]:
     """Of these texts, those no sender has claimed yet (to pace them before claiming), in the
     order given."""
-    rows = session.execute(
-        select(Message.id, Message.to_address, Message.from_address, Message.body).where(
-            Message.id.in_(message_ids),
-            Message.direction == "out",
-            Message.delivery_status == "pending",
-            Message.sid.is_(None),
-            Message.send_claimed_at.is_(None),
-        )
-    )
+    rows = session.execute(_UNSENT, {"ids": message_ids})
     found = {row.id: OutboundText(*row) for row in rows}
     return [found[i] for i in message_ids if i in found]
+
+
+def _of_conversation(column: Any) -> Any:
+    return select(column).where(Conversation.id == Message.conversation_id).scalar_subquery()
+
+
+# The claim returns each text, who holds its conversation, and whether its texter has opted
+# out since it was written.
+_CLAIM = (
+    update(Message)
+    .where(Message.id.in_(_IDS), *_UNCLAIMED)
+    .values(send_claimed_at=bindparam("now"))
+    .returning(
+        Message.id,
+        Message.to_address,
+        Message.from_address,
+        Message.body,
+        Message.conversation_id,
+        _of_conversation(Conversation.supporter_id),
+        _of_conversation(Conversation.offered_to_id),
+        select(Texter.opted_out).where(Texter.address_key == Message.texter_key).scalar_subquery(),
+    )
+    .execution_options(synchronize_session=False)
+)
+_CANCEL = (
+    update(Message)
+    .where(Message.id.in_(_IDS))
+    .values(delivery_status="canceled", error_code=21610)
+    .execution_options(synchronize_session=False)
+)
+_RELEASE = (
+    update(Message)
+    .where(Message.id.in_(_IDS))
+    .values(send_claimed_at=None)
+    .execution_options(synchronize_session=False)
+)
+_RECORD = (
+    update(Message)
+    .where(Message.id == bindparam("message_id"))
+    .values(sid=bindparam("new_sid"), delivery_status=bindparam("new_status"))
+)
 
 
 def claim_sends(session: Session, message_ids: list[int], now: datetime) -> list[OutboundText]:
@@ -143,44 +192,12 @@ def claim_sends(session: Session, message_ids: list[int], now: datetime) -> list
     instead, and its holder told)."""
     if not message_ids:
         return []
-    opted_out = (
-        select(Texter.opted_out).where(Texter.address_key == Message.texter_key).scalar_subquery()
-    )
-    of_conversation = Conversation.id == Message.conversation_id
-    supporter = select(Conversation.supporter_id).where(of_conversation).scalar_subquery()
-    offered_to = select(Conversation.offered_to_id).where(of_conversation).scalar_subquery()
-    rows = session.execute(
-        update(Message)
-        .where(
-            Message.id.in_(message_ids),
-            Message.direction == "out",
-            Message.delivery_status == "pending",
-            Message.sid.is_(None),
-            Message.send_claimed_at.is_(None),
-        )
-        .values(send_claimed_at=now)
-        .returning(
-            Message.id,
-            Message.to_address,
-            Message.from_address,
-            Message.body,
-            Message.conversation_id,
-            supporter,
-            offered_to,
-            opted_out,
-        )
-        .execution_options(synchronize_session=False)
-    ).all()
+    rows = session.execute(_CLAIM, {"ids": message_ids, "now": now}).all()
     texts = [(OutboundText(*row[:5], holders=(row[5], row[6])), row[7]) for row in rows]
     claimed = {text.message_id: text for text, opted_out in texts if not opted_out}
     cancelled = [text for text, opted_out in texts if opted_out]
     if cancelled:
-        session.execute(
-            update(Message)
-            .where(Message.id.in_([text.message_id for text in cancelled]))
-            .values(delivery_status="canceled", error_code=21610)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_CANCEL, {"ids": [text.message_id for text in cancelled]})
         for text in cancelled:
             if text.conversation_id is not None:  # its holder sees it will not go
                 notices.touched(session, text.conversation_id)
@@ -225,12 +242,7 @@ def release_claims(session: Session, message_ids: list[int]) -> None:
     """Sends that failed for a passing reason, or were never tried: let the next attempt
     claim them."""
     if message_ids:
-        session.execute(
-            update(Message)
-            .where(Message.id.in_(message_ids))
-            .values(send_claimed_at=None)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_RELEASE, {"ids": message_ids})
 
 
 def record_outcomes(session: Session, outcomes: list[tuple[OutboundText, Sent | Refused]]) -> None:
@@ -245,9 +257,7 @@ def record_outcomes(session: Session, outcomes: list[tuple[OutboundText, Sent | 
         return
     connection = session.connection()  # many rows' parameters: executemany, no ORM needed
     connection.execute(
-        update(Message)
-        .where(Message.id == bindparam("message_id"))
-        .values(sid=bindparam("new_sid"), delivery_status=bindparam("new_status")),
+        _RECORD,
         [{"message_id": t.message_id, "new_sid": r.sid, "new_status": r.status} for t, r in sent],
     )
     conversation_ids = set()

@@ -7,10 +7,10 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Row, ScalarSelect, Select, Text, case, cast, func, select, text
+from sqlalchemy import Integer, Row, Select, Text, bindparam, case, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from helpline import models
@@ -130,10 +130,69 @@ def candidates(
     With `limit`, only the first that many in `policy.supporter_order` (and those of
     `including` with room): a pass that places a few conversations reads a few supporters,
     however many are free (docs/decisions.md, "A pass reads the first free supporters")."""
+    postgresql = is_postgresql(session)
+    params: dict[str, Any] = {"extra_weight": urgent_weight - 1}
+    unseen_from = None
+    if limit is None:
+        rows, shifts, tally = _with_shifts(session, _reading(postgresql, "all"), params)
+    else:
+        first = _reading(postgresql, "first")
+        rows, shifts, tally = _with_shifts(session, first, params | {"limit": limit + 1})
+        if len(rows) > limit:
+            unseen_from = supporter_order(_supporter(rows[limit], ()))
+            rows = rows[:limit]
+        missing = set(including) - {row[0] for row in rows}
+        if missing:
+            these = _reading(postgresql, "these")
+            more, more_shifts, _ = _with_shifts(session, these, params | {"ids": sorted(missing)})
+            rows += more
+            shifts.update(more_shifts)
+    if tally is None:  # nobody has room: the counts came without a row
+        tally = session.execute(_counts(postgresql), params).one()
+    total, with_room_total = tally
+    found = []
+    for row in rows:
+        rules = tuple(shifts[row[0]])
+        if is_on_shift(rules, now, grace):
+            found.append(_supporter(row, rules))
+    at_limit = (total or 0) - (with_room_total or 0)
+    return Candidates(found, at_limit, len(rows) - len(found), unseen_from)
+
+
+# What `candidates` reads of a supporter, the load weighted by the urgent weight less one
+# (`extra_weight`); and the two counts beside them: the available, and those with room.
+def _weighted() -> Any:
     user = models.User
-    room = text(models.ROOM_PREDICATE.format(true="true" if is_postgresql(session) else "1"))
-    weighted = user.held_conversations + (urgent_weight - 1) * user.held_urgent
-    with_room = (room, weighted < user.max_conversations)
+    return user.held_conversations + bindparam("extra_weight", type_=Integer) * user.held_urgent
+
+
+def _with_room(postgresql: bool) -> tuple[Any, ...]:
+    room = text(models.ROOM_PREDICATE.format(true="true" if postgresql else "1"))
+    return (room, _weighted() < models.User.max_conversations)
+
+
+@cache
+def _counts(postgresql: bool) -> Select[Any]:
+    user = models.User
+    available = (user.is_active, user.status == "available")
+    return select(
+        select(func.count()).where(*available).scalar_subquery(),
+        select(func.count()).where(*available, *_with_room(postgresql)).scalar_subquery(),
+    )
+
+
+_WIDTH = 9  # the supporter's columns, before their shift's
+
+
+@cache
+def _reading(postgresql: bool, which: str) -> Select[Any]:
+    """The statement `candidates` reads with, built once for each database and each of its
+    three readings: `all` the supporters with room; the `first` of them (`limit`), in
+    `policy.supporter_order`; `these` (`ids`) if they have room. Each row is a supporter's
+    columns joined to one of their shifts (a supporter's columns once for each); the first
+    two readings have the counts beside them."""
+    user = models.User
+    weighted = _weighted()
     columns = (
         user.id,
         user.name,
@@ -145,51 +204,15 @@ def candidates(
         user.held_conversations,
         weighted.label("weighted"),
     )
-    query = select(*columns).where(*with_room)
-    available = (user.is_active, user.status == "available")
-    counts = (
-        select(func.count()).where(*available).scalar_subquery(),
-        select(func.count()).where(*available, *with_room).scalar_subquery(),
-    )
-    unseen_from = None
-    if limit is None:
-        rows, shifts, tally = _with_shifts(session, query, counts)
-    else:
+    query = select(*columns).where(*_with_room(postgresql))
+    if which == "first":
         order = (weighted, user.held_conversations, user.last_assigned_at.nulls_first(), user.id)
-        first = query.order_by(*order).limit(limit + 1)
-        rows, shifts, tally = _with_shifts(session, first, counts, ordered=True)
-        if len(rows) > limit:
-            unseen_from = supporter_order(_supporter(rows[limit], ()))
-            rows = rows[:limit]
-        missing = set(including) - {row[0] for row in rows}
-        if missing:
-            more, more_shifts, _ = _with_shifts(session, query.where(user.id.in_(sorted(missing))))
-            rows += more
-            shifts.update(more_shifts)
-    if tally is None:  # nobody has room: the counts came without a row
-        tally = session.execute(select(*counts)).one()
-    total, with_room_total = tally
-    found = []
-    for row in rows:
-        rules = tuple(shifts[row[0]])
-        if is_on_shift(rules, now, grace):
-            found.append(_supporter(row, rules))
-    at_limit = (total or 0) - (with_room_total or 0)
-    return Candidates(found, at_limit, len(rows) - len(found), unseen_from)
-
-
-def _with_shifts(
-    session: Session,
-    query: Select[Any],
-    counts: tuple[ScalarSelect[Any], ...] = (),
-    ordered: bool = False,
-) -> tuple[list[Row[Any]], dict[int, list[model.ShiftRule]], tuple[int, int] | None]:
-    """The supporters `query` reads (`candidates`' columns) and their shifts, in one
-    statement: its rows joined to their shifts, a supporter's row once for each; `ordered`,
-    in `policy.supporter_order` (the query's own). `counts` are read beside them, and come
-    back as a pair unless no row came."""
+        query = query.order_by(*order).limit(bindparam("limit"))
+    elif which == "these":
+        query = query.where(user.id.in_(bindparam("ids", expanding=True)))
     found = query.subquery()
     shift = models.Shift
+    counts = () if which == "these" else tuple(_counts(postgresql).selected_columns)
     statement = select(
         found,
         shift.starts_at,
@@ -199,22 +222,29 @@ def _with_shifts(
         cast(shift.cancelled, Text),
         *counts,
     ).outerjoin(shift, shift.supporter_id == found.c.id)
-    if ordered:
+    if which == "first":
         c = found.c
         statement = statement.order_by(
             c.weighted, c.held_conversations, c.last_assigned_at.nulls_first(), c.id, shift.id
         )
-    width = len(found.c)
+    return statement
+
+
+def _with_shifts(
+    session: Session, statement: Select[Any], params: dict[str, Any]
+) -> tuple[list[Row[Any]], dict[int, list[model.ShiftRule]], tuple[int, int] | None]:
+    """The supporters a `_reading` reads and their shifts, in its order; and the counts
+    beside them, as a pair, when it reads them and a row came."""
     rows: dict[int, Row[Any]] = {}
     shifts: dict[int, list[model.ShiftRule]] = defaultdict(list)
     tally = None
-    for row in session.execute(statement):
-        rows.setdefault(row[0], row[:width])
-        starts, ends, rrule, tz, cancelled = row[width : width + 5]
+    for row in session.execute(statement, params):
+        rows.setdefault(row[0], row[:_WIDTH])
+        starts, ends, rrule, tz, cancelled = row[_WIDTH : _WIDTH + 5]
         if starts is not None:
             shifts[row[0]].append(model.ShiftRule(starts, ends, rrule, tz, _instants(cancelled)))
-        if counts:
-            tally = (int(row[width + 5] or 0), int(row[width + 6] or 0))
+        if len(row) > _WIDTH + 5:
+            tally = (int(row[_WIDTH + 5] or 0), int(row[_WIDTH + 6] or 0))
     return list(rows.values()), shifts, tally
 
 

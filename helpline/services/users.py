@@ -10,7 +10,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -180,13 +180,19 @@ def issue_token(session: Session, user: User) -> str:
     return token
 
 
+# Every API request's first statement, built once (as a send's, services.outbound).
+_TOKEN_USER = (
+    select(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None), User.is_active
+    )
+)
+
+
 def user_for_token(session: Session, token: str) -> User | None:
     """The active user holding this unrevoked token, read with it in one statement."""
-    return session.scalar(
-        select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None), User.is_active)
-    )
+    return session.scalar(_TOKEN_USER, {"digest": _digest(token)})
 
 
 def _digest(token: str) -> str:

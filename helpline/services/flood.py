@@ -5,12 +5,33 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from helpline.models import Conversation, ConversationEvent, Message, Texter
 from helpline.services import settings as settings_service
 from routing.flood import flood_level, is_text_flood
+
+# Counted for texts as they come, built once (as a send's statements, services.outbound).
+_OPENINGS = (
+    select(func.count())
+    .select_from(ConversationEvent)
+    .join(Conversation, Conversation.id == ConversationEvent.conversation_id)
+    .where(
+        Conversation.texter_id == bindparam("texter_id"),
+        ConversationEvent.kind.in_(("opened", "reopened")),
+        ConversationEvent.created_at >= bindparam("since"),
+    )
+)
+_RECENT = (
+    select(func.count())
+    .select_from(Message)
+    .where(
+        Message.texter_key == bindparam("key"),
+        Message.direction == "in",
+        Message.created_at >= bindparam("since"),
+    )
+)
 
 
 def apply_opening_policy(
@@ -25,19 +46,8 @@ def apply_opening_policy(
     how many they opened within the policy's window, when the caller knows (counted if not)."""
     policy = settings_service.flood_policy(values)
     if openings is None:
-        openings = (
-            session.scalar(
-                select(func.count())
-                .select_from(ConversationEvent)
-                .join(Conversation, Conversation.id == ConversationEvent.conversation_id)
-                .where(
-                    Conversation.texter_id == texter.id,
-                    ConversationEvent.kind.in_(("opened", "reopened")),
-                    ConversationEvent.created_at >= now - timedelta(seconds=policy.window_s),
-                )
-            )
-            or 0
-        )
+        since = now - timedelta(seconds=policy.window_s)
+        openings = session.scalar(_OPENINGS, {"texter_id": texter.id, "since": since}) or 0
     level = flood_level(openings, policy)
     if level == "limited" and not convo.limited:
         convo.flagged = convo.limited = True
@@ -64,18 +74,8 @@ def is_flooding(
 ) -> bool:
     """More texts in the last minute than the policy allows: flag once and say so."""
     policy = settings_service.flood_policy(values)
-    recent = (
-        session.scalar(
-            select(func.count())
-            .select_from(Message)
-            .where(
-                Message.texter_key == texter.address_key,
-                Message.direction == "in",
-                Message.created_at >= now - timedelta(minutes=1),
-            )
-        )
-        or 0
-    )
+    since = now - timedelta(minutes=1)
+    recent = session.scalar(_RECENT, {"key": texter.address_key, "since": since}) or 0
     if not is_text_flood(recent, policy):
         return False
     if not convo.flagged:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from helpline.models import Conversation, ConversationEvent, Message, SurveyResponse, Texter
@@ -63,16 +63,19 @@ def capture(session: Session, texter: Texter, message: Message, now: datetime) -
     return True
 
 
-def _awaiting_answer(session: Session, texter: Texter, now: datetime) -> Conversation | None:
-    answered = exists().where(SurveyResponse.conversation_id == Conversation.id)
-    return session.scalar(
-        select(Conversation)
-        .where(
-            Conversation.texter_id == texter.id,
-            Conversation.status == "closed",
-            Conversation.survey_sent_at >= now - WINDOW,
-            ~answered,
-        )
-        .order_by(Conversation.survey_sent_at.desc())
-        .limit(1)
+# Asked of every text from a texter with no open conversation, built once.
+_AWAITING = (
+    select(Conversation)
+    .where(
+        Conversation.texter_id == bindparam("texter_id"),
+        Conversation.status == "closed",
+        Conversation.survey_sent_at >= bindparam("since"),
+        ~exists().where(SurveyResponse.conversation_id == Conversation.id),
     )
+    .order_by(Conversation.survey_sent_at.desc())
+    .limit(1)
+)
+
+
+def _awaiting_answer(session: Session, texter: Texter, now: datetime) -> Conversation | None:
+    return session.scalar(_AWAITING, {"texter_id": texter.id, "since": now - WINDOW})

@@ -109,6 +109,7 @@ def drain_outbound() -> None:
     redis = runtime.redis()
     began = time.monotonic()
     while texts := queues.take_outbound(redis):
+        log.info("sending texts %s", ", ".join(map(str, texts)))  # a text can be followed
         send_made(texts)
         if time.monotonic() - began > queues.DRAIN_BUDGET_S and queues.outbound_waiting(redis):
             queues.drain_sends(redis)  # the lease goes with it

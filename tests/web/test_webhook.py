@@ -61,6 +61,26 @@ def test_signature_over_a_different_body_is_refused(helpline: Helpline) -> None:
     assert answer.status_code == 403
 
 
+def test_signature_over_the_url_with_its_port_is_accepted(helpline: Helpline) -> None:
+    """Twilio may sign the URL with its default port written out; both forms are Twilio's."""
+    from tests.support import sign
+
+    form = {"MessageSid": message_sid(), "From": "+15550001111", "To": "+15550100000", "Body": "hi"}
+    scheme, rest = helpline.settings.public_url.split("://", 1)
+    host, _, path = rest.partition("/")
+    with_port = f"{scheme}://{host}:{443 if scheme == 'https' else 80}/{path}".rstrip("/")
+    signature = sign(helpline.settings.webhook_auth_token, with_port + "/twilio/messages", form)
+    assert helpline.post_signed("/twilio/messages", form, signature).status_code == 200
+    assert count_messages(helpline) == 1
+
+
+def test_a_signature_that_is_not_ascii_is_refused(helpline: Helpline) -> None:
+    form = {"MessageSid": message_sid(), "From": "+15550001111", "To": "+15550100000", "Body": "hi"}
+    answer = helpline.post_signed("/twilio/messages", form, signature="sïgné")
+    assert answer.status_code == 403
+    assert count_messages(helpline) == 0
+
+
 def test_same_message_sid_three_times_stores_one_message(helpline: Helpline) -> None:
     sid = message_sid()
     for _ in range(3):

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
-from helpline import web
+from helpline.config import Settings
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -29,18 +29,23 @@ class MarkupSafeJSON(DefaultJSONProvider):
 _UNSAFE_IN_MARKUP = str.maketrans({c: f"\\u{ord(c):04x}" for c in "<>&'"})
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
     app.json = MarkupSafeJSON(app)
+    headers = {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+    }
+    if settings.public_url.startswith("https://"):
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    by_key = {name.lower(): (name, value) for name, value in headers.items()}
+
+    def add_headers(response: Response) -> Response:
+        """Each header the view did not set itself (one look at the answer's headers, not one
+        a header: this runs for every request, Twilio's webhooks included)."""
+        present = {name.lower() for name, _value in response.headers.items()}
+        response.headers.extend([pair for key, pair in by_key.items() if key not in present])
+        return response
+
     app.after_request(add_headers)
-
-
-def add_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if web.settings().public_url.startswith("https://"):
-        response.headers.setdefault(
-            "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-        )
-    return response

@@ -29,8 +29,8 @@ class MarkupSafeJSON(DefaultJSONProvider):
 _UNSAFE_IN_MARKUP = str.maketrans({c: f"\\u{ord(c):04x}" for c in "<>&'"})
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    app.json = MarkupSafeJSON(app)
+def headers_for(settings: Settings) -> dict[str, str]:
+    """The headers every answer carries."""
     headers = {
         "Content-Security-Policy": CSP,
         "X-Content-Type-Options": "nosniff",
@@ -39,7 +39,12 @@ def init_app(app: Flask, settings: Settings) -> None:
     }
     if settings.public_url.startswith("https://"):
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    by_key = {name.lower(): (name, value) for name, value in headers.items()}
+    return headers
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.json = MarkupSafeJSON(app)
+    by_key = {name.lower(): (name, value) for name, value in headers_for(settings).items()}
 
     def add_headers(response: Response) -> Response:
         """Each header the view did not set itself (one look at the answer's headers, not one

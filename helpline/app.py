@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
 
     for blueprint in (webhooks.bp, api.bp):
         csrf.exempt(blueprint)  # signed by Twilio / bearer tokens instead of cookies
-        app.register_blueprint(blueprint)
+    webhooks.init_app(app)
+    app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(console.bp)

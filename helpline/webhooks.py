@@ -186,8 +186,9 @@ class InboundTexts:
     """WSGI middleware in front of Flask for the inbound webhook's usual request: a text,
     signed by Twilio, from our account. It stores the text as the view does (the same
     intake), answers with the empty TwiML, the security headers and the request id, and writes
-    the access line; the request costs the web process a fifth less than through Flask's
-    hooks and contexts (BENCHMARKS.md, eleventh round).
+    the access line; the request costs the web process a third less CPU than through Flask's
+    hooks and contexts (docs/decisions.md, "Texts Twilio delivers are answered in front of
+    Flask").
 
     Anything else goes on to Flask, its body put back: a request the view would refuse
     (unsigned, malformed, too large, another account's) or that is not the usual shape (a

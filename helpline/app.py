@@ -90,7 +90,7 @@ class CookieSessions(SecureCookieSessionInterface):
     Flask builds one for every request, a sixth of what a webhook spent in Flask."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if not request.cookies.get(self.get_cookie_name(app)):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
 

@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from helpline import telemetry, web
+from helpline import request_log, telemetry, web
 from helpline.services.queue_stats import queue_depth
 from workers import queues
 
@@ -47,7 +47,7 @@ def init_app(app: Flask) -> None:
 
 
 def _start_clock() -> None:
-    g.metrics_started = time.perf_counter()
+    g.metrics_started = request.environ.get(request_log.STARTED) or time.perf_counter()
 
 
 def _time_webhook(response: Response) -> Response:

@@ -104,7 +104,7 @@ def inbound_message() -> Response:
         # A signed-in user's lookup began it: on SQLite it holds the write lock, which the
         # store below would wait for (the webhook reads nothing through it).
         session.commit()
-    failed = request.environ.get(STORE_FAILED)  # InboundTexts tried: its failure is ours
+    failed = request.environ.pop(STORE_FAILED, None)  # InboundTexts tried: its failure is ours
     try:
         if failed is not None:
             raise failed
@@ -220,7 +220,6 @@ class InboundTexts:
             return self.flask(environ, start_response)
         started = time.perf_counter()
         body = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(body)  # for Flask, should it have the request
         request_id = request_log.request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
         with logs.bound(role="web", request_id=request_id):
             stored = self._store(environ, body, started)
@@ -228,7 +227,13 @@ class InboundTexts:
                 start_response("200 OK", [*self.headers, (request_log.HEADER, request_id)])
                 remote = environ.get("REMOTE_ADDR")
                 request_log.log_access("POST", self.PATH, 200, started, remote)
-        return [self.body] if stored else self.flask(environ, start_response)
+        if stored:
+            return [self.body]
+        # Flask takes the request as it came, under the same id and the same clock.
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["HTTP_X_REQUEST_ID"] = request_id
+        environ[request_log.STARTED] = started
+        return self.flask(environ, start_response)
 
     def _usual_length(self, environ: dict[str, Any]) -> int | None:
         """The body's length, when the request has the usual shape of Twilio's; else None."""
@@ -239,7 +244,9 @@ class InboundTexts:
             and environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() == self.MIMETYPE
             and "HTTP_COOKIE" not in environ  # a signed-in user's request: the view's case
             and "HTTP_TRANSFER_ENCODING" not in environ
+            and length.isascii()
             and length.isdigit()
+            and len(length) <= 12
             and int(length) <= self.most
         )
         return int(length) if usual else None

@@ -6,15 +6,18 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from helpline import logs
 from helpline.models import Conversation
+from helpline.services import intake
 from tests.conftest import PUBLIC_URL
 from tests.fakes.twilio_api import Failure
 from tests.support import HELPLINE_NUMBER, Helpline, message_sid, sign
@@ -100,6 +103,28 @@ def test_every_line_is_json_with_its_role_and_request_or_job_id(
     assert {line["job_id"].split("-")[0] for line in in_jobs} >= {"drain", "send"}
     # The jobs the webhook caused carry its request id: one text can be followed throughout.
     assert all(line.get("request_id") == "trace-abc-123" for line in in_jobs)
+
+
+def test_a_webhook_whose_store_failed_is_logged_and_timed_as_one_request(
+    helpline: Helpline, log_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store fails in front of Flask (webhooks.InboundTexts); the view answers the 503 under
+    the same request id, and the access line counts the time the store took."""
+
+    def slow_failure(db: object, received: list[object]) -> list[int]:
+        logging.getLogger("helpline.services.intake").warning("store failing")
+        time.sleep(0.2)
+        raise OperationalError("INSERT", {}, Exception("database is down"))
+
+    monkeypatch.setattr(intake, "store_all", slow_failure)
+    answer = helpline.text_in("are you there")
+    assert answer.status_code == 503
+    request_id = answer.headers["X-Request-ID"]
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    failing = [line for line in lines if line["msg"] == "store failing"]
+    access = [line for line in lines if line["logger"] == "helpline.access"]
+    assert [line["request_id"] for line in failing + access] == [request_id, request_id]
+    assert access[0]["status"] == 503 and access[0]["duration_ms"] >= 200
 
 
 def test_a_request_id_that_is_not_a_plain_token_is_replaced(helpline: Helpline) -> None:

@@ -48,7 +48,7 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     def add_headers(response: Response) -> Response:
         """Each header the view did not set itself (one look at the answer's headers, not one
-        a header: this runs for every request, Twilio's webhooks included)."""
+        a header: this runs for every request Flask answers)."""
         present = {name.lower() for name, _value in response.headers.items()}
         response.headers.extend([pair for key, pair in by_key.items() if key not in present])
         return response

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -69,9 +70,28 @@ def _make_engine(url: str, kind: str) -> Engine:
         _configure_sqlite(engine, "BEGIN" if kind == "reads" else "BEGIN IMMEDIATE")
         return engine
     options = {"isolation_level": "AUTOCOMMIT"} if kind == "autocommit" else {}
-    engine = create_engine(url, hide_parameters=True, **POOL, **options)
+    engine = create_engine(
+        url, hide_parameters=True, paramstyle="numeric_dollar", **POOL, **options
+    )
+    _native_placeholders(engine)
     _ping_when_idle(engine)
     return engine
+
+
+def _native_placeholders(engine: Engine) -> None:
+    """Statements reach PostgreSQL with its own placeholders ($1, $2), as SQLAlchemy writes
+    them (`paramstyle="numeric_dollar"`), through psycopg's RawCursor, which sends them as
+    they are.
+
+    psycopg's usual cursor rewrites `%(name)s` placeholders into `$n` with a regular
+    expression, and remembers the result only for statements of up to 50 parameters: a
+    batch's multi-row inserts (fifty conversations, their events, their texts) were parsed
+    again every time, a seventh of a worker's CPU under load (BENCHMARKS.md, the twelfth
+    round)."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.cursor_factory = psycopg.RawCursor
 
 
 def _ping_when_idle(engine: Engine) -> None:

@@ -181,13 +181,13 @@ def test_a_routing_pass_reads_its_page_of_the_queue_from_the_queue_order_index(
     # Compiled as the pass runs it, values bound: a bound value where the index's expression
     # has a constant keeps SQLite (and PostgreSQL's plan for any values) from using its order.
     page = assignment.queued_in_order().limit(50).compile(engine)
+    values = tuple(page.params[name] for name in page.positiontup or ())  # positional on both
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-            rows = connection.exec_driver_sql("EXPLAIN " + str(page), page.params)
+            rows = connection.exec_driver_sql("EXPLAIN " + str(page), values)
             plan = "\n".join(row[0] for row in rows)
         else:
-            values = tuple(page.params[name] for name in page.positiontup or ())
             rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(page), values)
             plan = "\n".join(row[-1] for row in rows)
     assert "ix_conversations_queue_order" in plan

@@ -137,7 +137,7 @@ _UNSENT = select(Message.id, Message.to_address, Message.from_address, Message.b
 def unsent(session: Session, message_ids: list[int]) -> list[OutboundText]:
     """Of these texts, those no sender has claimed yet (to pace them before claiming), in the
     order given."""
-    rows = session.execute(_UNSENT, {"ids": message_ids})
+    rows = session.connection().execute(_UNSENT, {"ids": message_ids})
     found = {row.id: OutboundText(*row) for row in rows}
     return [found[i] for i in message_ids if i in found]
 
@@ -192,12 +192,13 @@ def claim_sends(session: Session, message_ids: list[int], now: datetime) -> list
     instead, and its holder told)."""
     if not message_ids:
         return []
-    rows = session.execute(_CLAIM, {"ids": message_ids, "now": now}).all()
+    # On the connection: the ORM's bulk update would build the statement again each time.
+    rows = session.connection().execute(_CLAIM, {"ids": message_ids, "now": now}).all()
     texts = [(OutboundText(*row[:5], holders=(row[5], row[6])), row[7]) for row in rows]
     claimed = {text.message_id: text for text, opted_out in texts if not opted_out}
     cancelled = [text for text, opted_out in texts if opted_out]
     if cancelled:
-        session.execute(_CANCEL, {"ids": [text.message_id for text in cancelled]})
+        session.connection().execute(_CANCEL, {"ids": [text.message_id for text in cancelled]})
         for text in cancelled:
             if text.conversation_id is not None:  # its holder sees it will not go
                 notices.touched(session, text.conversation_id)
@@ -242,7 +243,7 @@ def release_claims(session: Session, message_ids: list[int]) -> None:
     """Sends that failed for a passing reason, or were never tried: let the next attempt
     claim them."""
     if message_ids:
-        session.execute(_RELEASE, {"ids": message_ids})
+        session.connection().execute(_RELEASE, {"ids": message_ids})
 
 
 def record_outcomes(session: Session, outcomes: list[tuple[OutboundText, Sent | Refused]]) -> None:

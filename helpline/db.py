@@ -210,11 +210,9 @@ def transaction(url: str) -> Iterator[Session]:
         session.close()
 
 
-def insert_ignoring_conflicts(
-    db: Session | Connection, table: Any, index_elements: list[str]
-) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING in the session's (or connection's) dialect."""
-    builder = postgresql.insert if is_postgresql(db) else sqlite.insert
+def insert_ignoring_conflicts(postgresql_: bool, table: Any, index_elements: list[str]) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING in PostgreSQL's dialect, or else SQLite's."""
+    builder = postgresql.insert if postgresql_ else sqlite.insert
     return builder(table).on_conflict_do_nothing(index_elements=index_elements)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpline import vault
-from helpline.db import insert_ignoring_conflicts
+from helpline.db import insert_ignoring_conflicts, is_postgresql
 from helpline.models import OPEN_STATUSES, Conversation, Texter, User
 from helpline.services import assignment, audit
 from helpline.services.texters import is_blocked
@@ -19,7 +19,7 @@ def texter_for_number(session: Session, number: str, now: datetime) -> Texter:
     """The texter with this number, made if they have never texted (blocked in advance)."""
     key = vault.index(number)
     session.execute(
-        insert_ignoring_conflicts(session, Texter.__table__, ["address_key"]).values(
+        insert_ignoring_conflicts(is_postgresql(session), Texter.__table__, ["address_key"]).values(
             address=number, address_key=key, opted_out=False, created_at=now
         )
     )

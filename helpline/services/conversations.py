@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from helpline.db import insert_ignoring_conflicts, is_postgresql
 from helpline.models import (
@@ -100,6 +102,13 @@ _OPEN = select(Conversation).where(
 )
 
 
+@cache
+def _new_texters(postgresql: bool) -> ReturningInsert[tuple[str]]:
+    """The texters a batch meets, inserted unless known; the keys of those it created."""
+    insert = insert_ignoring_conflicts(postgresql, Texter.__table__, ["address_key"])
+    return insert.returning(Texter.__table__.c.address_key)
+
+
 @dataclass
 class _Batch:
     """What a batch reads once for all its texters, not once for each text: their rows,
@@ -117,19 +126,17 @@ class _Batch:
         if not messages:
             return cls({}, set(), {}, {})
         addresses = {m.texter_key: m.from_address for m in messages}
-        created = session.scalars(
-            insert_ignoring_conflicts(session, Texter.__table__, ["address_key"])
-            .values(
-                [
-                    {"address": a, "address_key": k, "opted_out": False, "created_at": now}
-                    for k, a in sorted(addresses.items())
-                ]
-            )
-            .returning(Texter.__table__.c.address_key)
-        )
+        rows = [
+            {"address": a, "address_key": k, "opted_out": False, "created_at": now}
+            for k, a in sorted(addresses.items())
+        ]
+        postgresql = is_postgresql(session)
+        # The rows to one statement built once: SQLAlchemy writes them into one INSERT
+        # (insertmanyvalues) and keeps its compiled form.
+        created = session.connection().execute(_new_texters(postgresql), rows).scalars()
         first_seen = set(created)
         # Locked in the order of their keys, as every batch locks them (after routing's lock).
-        locking = _TEXTERS_LOCKED if is_postgresql(session) else _TEXTERS
+        locking = _TEXTERS_LOCKED if postgresql else _TEXTERS
         keys = {"keys": list(addresses)}
         texters = {t.address_key: t for t in session.scalars(locking, keys)}
         pending: dict[str, list[Message]] = {}

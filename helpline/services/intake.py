@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 
 from sqlalchemy import (
     ARRAY,
@@ -106,16 +106,17 @@ def store_all(db: Session | Connection, received: Sequence[tuple[Inbound, dateti
     CPU). Only redelivered texts cost a second statement, which finds their rows.
     """
     stored: dict[str, int] = {}
+    postgresql = is_postgresql(db)
     if len(received) == 1:
         inbound, now = received[0]
-        message_id = db.scalar(_store_one(db), _row(inbound, now))
+        message_id = db.scalar(_store_one(postgresql), _row(inbound, now))
         if message_id is not None:
             stored[inbound.sid] = int(message_id)
-    elif is_postgresql(db):
+    elif postgresql:
         rows = db.execute(_STORE_ALL_POSTGRESQL, _columns(received)).all()
         stored = {sid: int(message_id) for message_id, sid in rows}
     else:  # SQLAlchemy makes the rows one INSERT … VALUES (…), (…) … RETURNING
-        rows = db.execute(_store_one(db), [_row(inbound, now) for inbound, now in received])
+        rows = db.execute(_store_one(False), [_row(inbound, now) for inbound, now in received])
         stored = {sid: int(message_id) for message_id, sid in rows}
     again = [inbound.sid for inbound, _ in received if inbound.sid not in stored]
     if again:
@@ -185,29 +186,24 @@ _STORE_ALL_POSTGRESQL = text(
     bindparam("lock_keys", type_=ARRAY(BigInteger())),
     *(bindparam(name, type_=ARRAY(item)) for name, item in _ARRAYS.items()),
 )
-_store_one_statements: dict[bool, ReturningInsert[tuple[int, str]]] = {}
 
 
-def _store_one(db: Session | Connection) -> ReturningInsert[tuple[int, str]]:
+@cache
+def _store_one(postgresql: bool) -> ReturningInsert[tuple[int, str]]:
     """The insert of one text, built once for each kind of database: only its parameters
     change from one text to the next (building it again cost a fifth of the webhook's time).
     On PostgreSQL it reads its row from a materialized CTE that takes the texter's lock."""
-    postgresql = is_postgresql(db)
-    if postgresql not in _store_one_statements:
-        table = Message.__table__
-        values = {name: bindparam(name, type_=_MESSAGE[name].type) for name in _ARRAYS}
-        values |= {"direction": literal("in"), "delivery_status": literal("received")}
-        statement = insert_ignoring_conflicts(db, table, ["sid"])
-        if postgresql:
-            locked = func.pg_advisory_xact_lock(bindparam("lock_key", type_=BigInteger))
-            lock = select(locked).cte("texter_lock").prefix_with("MATERIALIZED")
-            statement = statement.from_select(
-                list(values), select(*values.values()).select_from(lock)
-            )
-        else:
-            statement = statement.values(values)
-        _store_one_statements[postgresql] = statement.returning(table.c.id, table.c.sid)
-    return _store_one_statements[postgresql]
+    table = Message.__table__
+    values = {name: bindparam(name, type_=_MESSAGE[name].type) for name in _ARRAYS}
+    values |= {"direction": literal("in"), "delivery_status": literal("received")}
+    statement = insert_ignoring_conflicts(postgresql, table, ["sid"])
+    if postgresql:
+        locked = func.pg_advisory_xact_lock(bindparam("lock_key", type_=BigInteger))
+        lock = select(locked).cte("texter_lock").prefix_with("MATERIALIZED")
+        statement = statement.from_select(list(values), select(*values.values()).select_from(lock))
+    else:
+        statement = statement.values(values)
+    return statement.returning(table.c.id, table.c.sid)
 
 
 def store_missing(session: Session, received: list[Inbound], now: datetime) -> list[int]:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from redis import Redis
 from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -71,10 +72,18 @@ def drain_inbound(shard: int) -> None:
     A batch that fails goes on text by text, each a job of its own with its retries, so one
     text that cannot be processed holds up no other; when the database cannot be reached the
     batch goes back on the list and the drain itself is retried later.
+
+    Drains run one at a time, so a batch's texts (greetings, places in line) are not sent
+    while the drain holds the list: with texts waiting they go on the outbound queue for
+    another worker, and the last batch's are sent once the drain has given the list up, when
+    a text arriving meanwhile asks for a drain of its own, which another worker takes.
     """
     redis = runtime.redis()
     began = time.monotonic()
+    unsent: list[OutboundText] = []  # the last batch's texts, if nothing waited after it
     while batch := queues.take_inbound(redis, shard):
+        _spill(redis, unsent)  # more came after all
+        unsent = []
         log.info("processing texts %s", ", ".join(map(str, batch)))  # a text can be followed
         try:
             with runtime.transaction() as session:
@@ -87,18 +96,21 @@ def drain_inbound(shard: int) -> None:
             for message_id in batch:
                 queues.process_inbound(redis, message_id, attempt="-alone")
             continue
-        # Drains run one at a time: with texts waiting, the batch's texts go on the outbound
-        # queue for another worker to send while this one takes the next batch.
-        waiting = redis.llen(queues.inbound_list(shard))
-        if waiting:
-            queues.send_texts(redis, [t.message_id for t in texts], per_job=SPILL_PER_JOB)
-        else:
-            send_made(texts)
-            waiting = redis.llen(queues.inbound_list(shard))
-        if waiting and time.monotonic() - began > queues.DRAIN_BUDGET_S:
+        if not redis.llen(queues.inbound_list(shard)):
+            unsent = texts  # sent when the list is given up, unless more come first
+            continue
+        _spill(redis, texts)
+        if time.monotonic() - began > queues.DRAIN_BUDGET_S:
             queues.drain(redis, shard)  # the lease goes with it
             return
-        # an empty list ends the drain at the next take, which gives the lease up
+    # the list was empty and the lease is given up
+    send_made(unsent)
+
+
+def _spill(redis: Redis, texts: list[OutboundText]) -> None:
+    """Texts a drain made, on the outbound queue for any worker to send, a few to a job."""
+    if texts:
+        queues.send_texts(redis, [t.message_id for t in texts], per_job=SPILL_PER_JOB)
 
 
 def drain_outbound() -> None:

@@ -212,6 +212,29 @@ def test_a_drain_with_texts_waiting_leaves_its_sends_to_another_worker(
     assert sorted(len(job.args[0]) for job in spilled) == [2, 2]
 
 
+def test_a_drain_sends_its_last_batch_once_it_has_let_the_list_go(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text arriving while the last batch's texts go out asks for a drain of its own, which
+    another worker takes: it does not wait for those sends."""
+    helpline.supporter()
+    number = "+15550209801"
+    helpline.text_in("hi", from_=number)
+    redis = Redis.from_url(helpline.settings.redis_url)
+    lease = queues.drain_lease(queues.shard_of(vault.index(number)))
+    held_while_sending = []
+    send_made = jobs.send_made
+
+    def watched(texts: Any) -> None:
+        held_while_sending.append(bool(redis.exists(lease)))
+        send_made(texts)
+
+    monkeypatch.setattr(jobs, "send_made", watched)
+    helpline.run_jobs()
+    assert held_while_sending == [False]
+    assert len(helpline.twilio.to(number)) == 1
+
+
 def test_with_the_database_down_a_batch_goes_back_in_order(helpline: Helpline) -> None:
     number = "+15550209501"
     for body in ("one", "two"):

@@ -51,9 +51,9 @@ def record_access(response: Response) -> Response:
     if (request_session := g.get("db")) is not None:
         request_session.rollback()
     try:
-        with web.resources().sessions() as session, session.begin():
-            audit.record(
-                session,
+        with web.own_transaction(web.resources()) as connection:
+            audit.write(
+                connection,
                 action,
                 web.now(),
                 conversation_id=conversation_id,

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
 from flask import Flask, current_app, g, has_request_context, request
 from redis import Redis
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from helpline.config import Settings
-from helpline.db import autocommit_engine, session_factory
+from helpline.db import autocommit_engine, get_engine, session_factory, sqlite_writer_turn
 from helpline.live import notices
 from helpline.models import utcnow
 
@@ -59,6 +61,21 @@ def db() -> Session:
             g.db = resources().sessions()
             notices.watch(g.db, redis())
     return cast(Session, g.db)
+
+
+@contextmanager
+def own_transaction(resources: Resources) -> Iterator[Connection]:
+    """A connection for one write statement that is its own transaction, committed as it
+    returns: on PostgreSQL the autocommit engine's (one round trip, no BEGIN or COMMIT); on
+    SQLite a write transaction, the web processes taking turns at it (`sqlite_writer_turn`).
+    No session, no live notices: for rows nobody's inbox shows."""
+    if resources.autocommit is not None:
+        with resources.autocommit.connect() as connection:
+            yield connection
+        return
+    url = resources.settings.database_url
+    with sqlite_writer_turn(url), get_engine(url).begin() as connection:
+        yield connection
 
 
 def redis() -> Redis:

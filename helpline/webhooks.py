@@ -19,7 +19,7 @@ from twilio.request_validator import RequestValidator
 
 from helpline import logs, metrics, request_log, security, telemetry, throttle, web
 from helpline.config import Settings
-from helpline.db import get_engine, retrying_once, sqlite_writer_turn
+from helpline.db import retrying_once
 from helpline.group_commit import GroupCommit
 from helpline.models import utcnow
 from helpline.services import intake, outbound
@@ -153,11 +153,7 @@ def _store_and_hand_over(resources: web.Resources, arrivals: list[_Arrival]) -> 
     received = [(arrival.inbound, arrival.received_at) for arrival in arrivals]
 
     def store() -> list[int]:
-        if resources.autocommit is not None:  # PostgreSQL: one statement, its own transaction
-            with resources.autocommit.connect() as connection:
-                return intake.store_all(connection, received)
-        url = resources.settings.database_url  # SQLite: the web processes take turns
-        with sqlite_writer_turn(url), get_engine(url).begin() as connection:
+        with web.own_transaction(resources) as connection:
             return intake.store_all(connection, received)
 
     message_ids = retrying_once(store)  # the store is idempotent: a MessageSid is stored once

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from helpline.models import AuditEntry
@@ -51,19 +51,45 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an entry for a request (`access`) or for work done outside one (`actor_id`)."""
-    session.add(
-        AuditEntry(
-            at=now,
-            action=action,
-            conversation_id=conversation_id,
-            actor_id=access.actor_id if access else actor_id,
-            method=access.method if access else None,
-            path=access.path[:255] if access else None,
-            status=access.status if access else None,
-            remote_addr=access.remote_addr if access else None,
-            detail=detail,
-        )
-    )
+    session.add(AuditEntry(**_columns(action, now, conversation_id, access, actor_id, detail)))
+
+
+_INSERT = insert(AuditEntry)
+
+
+def write(
+    connection: Connection,
+    action: str,
+    now: datetime,
+    *,
+    conversation_id: int | None = None,
+    access: Access | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """`record`, as one statement on a connection of its own (no session): the entry a
+    request leaves once its answer is known (helpline.auditing)."""
+    connection.execute(_INSERT, _columns(action, now, conversation_id, access, None, detail))
+
+
+def _columns(
+    action: str,
+    now: datetime,
+    conversation_id: int | None,
+    access: Access | None,
+    actor_id: int | None,
+    detail: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "at": now,
+        "action": action,
+        "conversation_id": conversation_id,
+        "actor_id": access.actor_id if access else actor_id,
+        "method": access.method if access else None,
+        "path": access.path[:255] if access else None,
+        "status": access.status if access else None,
+        "remote_addr": access.remote_addr if access else None,
+        "detail": detail,
+    }
 
 
 def action_for(access: Access, conversation_id: int | None) -> str | None:

@@ -210,9 +210,9 @@ def transaction(url: str) -> Iterator[Session]:
         session.close()
 
 
-def insert_ignoring_conflicts(postgresql_: bool, table: Any, index_elements: list[str]) -> Insert:
+def insert_ignoring_conflicts(on_postgresql: bool, table: Any, index_elements: list[str]) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING in PostgreSQL's dialect, or else SQLite's."""
-    builder = postgresql.insert if postgresql_ else sqlite.insert
+    builder = postgresql.insert if on_postgresql else sqlite.insert
     return builder(table).on_conflict_do_nothing(index_elements=index_elements)
 
 

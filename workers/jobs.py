@@ -103,8 +103,8 @@ def drain_inbound(shard: int) -> None:
         if time.monotonic() - began > queues.DRAIN_BUDGET_S:
             queues.drain(redis, shard)  # the lease goes with it
             return
-    # the list was empty and the lease is given up
-    send_made(unsent)
+    if unsent:  # the list was empty and the lease is given up
+        send_made(unsent)
 
 
 def _spill(redis: Redis, texts: list[OutboundText]) -> None:

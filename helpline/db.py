@@ -67,7 +67,8 @@ def _make_engine(url: str, kind: str) -> Engine:
     # message, where they would reach a log line or RQ's failed-job record in Redis.
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **POOL)
-        _configure_sqlite(engine, "BEGIN" if kind == "reads" else "BEGIN IMMEDIATE")
+        begin = {"reads": "BEGIN", "autocommit": None}.get(kind, "BEGIN IMMEDIATE")
+        _configure_sqlite(engine, begin)
         return engine
     options = {"isolation_level": "AUTOCOMMIT"} if kind == "autocommit" else {}
     engine = create_engine(
@@ -120,9 +121,10 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("connection closed while it sat in the pool") from exc
 
 
-def _configure_sqlite(engine: Engine, begin: str) -> None:
+def _configure_sqlite(engine: Engine, begin: str | None) -> None:
     """WAL, foreign keys, and for writers BEGIN IMMEDIATE: two writers queue up on the lock
-    (busy_timeout) instead of failing when one upgrades a read to a write.
+    (busy_timeout) instead of failing when one upgrades a read to a write. Without `begin`,
+    each statement is its own transaction, as SQLite runs a statement outside BEGIN.
 
     pysqlite's own transaction handling is switched off so that SQLAlchemy's BEGIN is ours.
     """
@@ -137,16 +139,22 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    if begin is None:
+        return
+
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         connection.exec_driver_sql(begin)
 
 
-def autocommit_engine(url: str) -> Engine | None:
-    """On PostgreSQL, an engine whose statements are each their own transaction, for the
-    inbound webhook's one idempotent insert; None on SQLite, whose writers take the write
-    lock in a transaction of their own."""
-    return None if url.startswith("sqlite") else _engine(url, "autocommit")
+def autocommit_engine(url: str) -> Engine:
+    """An engine whose statements are each their own transaction, for a write that is one
+    statement (the inbound webhook's insert, an audit entry): on PostgreSQL no BEGIN or
+    COMMIT, one round trip; on SQLite one call into it instead of three (BEGIN IMMEDIATE,
+    the statement, COMMIT), each of which gives up the interpreter lock and waits to take it
+    back while the database's write lock is held. SQLite's writers still take turns
+    (`sqlite_writer_turn`)."""
+    return _engine(url, "autocommit")
 
 
 @contextmanager

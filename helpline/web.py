@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from helpline.config import Settings
-from helpline.db import autocommit_engine, get_engine, session_factory, sqlite_writer_turn
+from helpline.db import autocommit_engine, session_factory, sqlite_writer_turn
 from helpline.live import notices
 from helpline.models import utcnow
 
@@ -24,7 +24,7 @@ class Resources:
     settings: Settings
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
-    autocommit: Engine | None  # PostgreSQL: one statement, one transaction, one round trip
+    autocommit: Engine  # one statement, one transaction (helpline.db.autocommit_engine)
     redis: Redis
 
 
@@ -66,15 +66,10 @@ def db() -> Session:
 @contextmanager
 def own_transaction(resources: Resources) -> Iterator[Connection]:
     """A connection for one write statement that is its own transaction, committed as it
-    returns: on PostgreSQL the autocommit engine's (one round trip, no BEGIN or COMMIT); on
-    SQLite a write transaction, the web processes taking turns at it (`sqlite_writer_turn`).
-    No session, no live notices: for rows nobody's inbox shows."""
-    if resources.autocommit is not None:
-        with resources.autocommit.connect() as connection:
-            yield connection
-        return
+    returns (`helpline.db.autocommit_engine`); on SQLite the web processes take turns at it
+    (`sqlite_writer_turn`). No session, no live notices: for rows nobody's inbox shows."""
     url = resources.settings.database_url
-    with sqlite_writer_turn(url), get_engine(url).begin() as connection:
+    with sqlite_writer_turn(url), resources.autocommit.connect() as connection:
         yield connection
 
 

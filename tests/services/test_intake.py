@@ -60,7 +60,6 @@ def test_a_texters_ids_follow_commit_order(settings: Settings) -> None:
     another of the same texter's gets an id after that one's, so a worker that sees a text
     has seen every earlier one."""
     engine = autocommit_engine(settings.database_url)
-    assert engine is not None
     key = int(inbound().texter_key[:15], 16)
     stored: list[int] = []
     with get_engine(settings.database_url).connect() as holder:
@@ -100,7 +99,6 @@ def test_a_batch_waits_for_each_of_its_texters(settings: Settings) -> None:
     """A batch takes the lock of every texter in it before it draws any id: one whose texter
     is being stored elsewhere waits, and its texts come after that texter's earlier one."""
     engine = autocommit_engine(settings.database_url)
-    assert engine is not None
     other = inbound("other texter", number="+15550407777")
     key = intake.lock_key(inbound().texter_key)
     stored: list[list[int]] = []

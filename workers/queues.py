@@ -34,11 +34,29 @@ log = logging.getLogger(__name__)
 INBOUND = "inbound"  # stored texts waiting to be processed and routed
 OUTBOUND = "outbound"  # texts waiting to be handed to Twilio
 ROUTING = "routing"  # routing passes and periodic sweeps
-# In the order workers serve them: a supporter's reply (or a texter's greeting) is handed to
-# Twilio before the next inbound text is taken, never kept behind a flood of them; routing
-# passes and the periodic tick (the sweep, the handoff rules) are few and short, and must
-# not wait behind a flood either.
+# In the order a worker serves them at first, and after an inbound job: a supporter's reply
+# (or a texter's greeting) is handed to Twilio before the next inbound drain is taken, never
+# kept behind a flood of texts; routing passes and the periodic tick (the sweep, the handoff
+# rules) are few and short, and must not wait behind a flood either. After any other job the
+# inbound queue comes first (serving_order).
 ALL = (OUTBOUND, ROUTING, INBOUND)
+
+
+def serving_order(after: str) -> tuple[str, ...]:
+    """The order a worker takes the queues in after a job from the queue `after`.
+
+    Inbound texts are drained by one job at a time, which holds one worker for a batch or a
+    tenth of a second at most (DRAIN_BUDGET_S); sends come in jobs of a few texts each. A
+    worker that has just drained serves the others first, and one that has just run anything
+    else takes a waiting drain first: a drain waits behind at most one job of another queue
+    on each worker, not behind all of them (texts arriving at 100 a second waited up to a
+    tenth of a second for their drain, behind greetings' sends), and a reply behind at most
+    one drain on one worker, however long the flood.
+    """
+    if after == INBOUND:
+        return ALL
+    return (INBOUND, *(name for name in ALL if name != INBOUND))
+
 
 JOB_TIMEOUT = 60
 FAILURE_TTL = 7 * 24 * 3600

@@ -9,6 +9,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 
 from helpline import logs, telemetry
+from workers import queues
 
 
 class HelplineWorker(SimpleWorker):
@@ -26,6 +27,12 @@ class HelplineWorker(SimpleWorker):
             daemon=True,
             exception_handler=self._pubsub_exception_handler,
         )
+
+    def reorder_queues(self, reference_queue: Queue) -> None:
+        """After each job, the queues in `queues.serving_order` (any others last)."""
+        order = queues.serving_order(reference_queue.name)
+        rank = {name: place for place, name in enumerate(order)}
+        self._ordered_queues = sorted(self.queues, key=lambda q: rank.get(q.name, len(order)))
 
     def execute_job(self, job: Job, queue: Queue) -> Any:
         with logs.bound(role="worker", job_id=job.id, request_id=job.meta.get("request_id")):

@@ -13,7 +13,7 @@ from helpline.models import Conversation, ConversationEvent, Message, User
 from helpline.services import assignment, programs, snapshots, waiting
 from helpline.services import settings as settings_service
 from routing.handoff import decide, plan_handoffs
-from routing.model import Assign, Close, Handoff, Nudge, RoutingSettings
+from routing.model import ActiveConversation, Assign, Close, Handoff, Nudge, RoutingSettings
 from routing.policy import choose_supporter
 from routing.triage import CRISIS_SKILL
 
@@ -29,13 +29,17 @@ def run_handoffs(
     and tell waiting texters where they stand."""
     values = values if values is not None else settings_service.load(session)
     routing = settings_service.routing_settings(values)
+    # Every held conversation is read and the rules decided before the routing lock is
+    # taken: under it, that read held up every routing pass (a drain's batch among them) for
+    # tens of milliseconds. Under the lock, the conversations something was due for are read
+    # again and decided again as they are now (a reply or a pass may have changed them);
+    # one that became due meanwhile is the next tick's. (On SQLite the transaction holds
+    # the write lock from its start: the same, read twice.)
+    decisions = _plan(session, snapshots.active_conversations(session), now, routing)
     assignment.lock_routing(session)
-    # Gather
-    snapshot = snapshots.active_conversations(session)
-    holder_ids = sorted({c.supporter_id for c in snapshot})
-    holders = {s.id: s for s in snapshots.supporters(session, routing.urgent_weight, holder_ids)}
-    # Decide
-    decisions = plan_handoffs(snapshot, holders, now, routing)
+    if decisions:
+        due = [decision.conversation_id for decision in decisions]
+        decisions = _plan(session, snapshots.active_conversations(session, due), now, routing)
     # Apply, loading only the conversations something is due for (one closed since it was
     # read is left alone)
     by_id = _still_active(session, [decision.conversation_id for decision in decisions])
@@ -55,6 +59,15 @@ def run_handoffs(
             announce[convo.id] = assignment.HANDED_OFF
     texts += assignment.route_queue(session, now, values, announce)
     return texts + waiting.send_updates(session, now, values, skip=announce)
+
+
+def _plan(
+    session: Session, held: list[ActiveConversation], now: datetime, routing: RoutingSettings
+) -> list[Handoff | Close | Nudge]:
+    """The rules applied to these held conversations, with their holders as they are now."""
+    holder_ids = sorted({c.supporter_id for c in held})
+    holders = {s.id: s for s in snapshots.supporters(session, routing.urgent_weight, holder_ids)}
+    return plan_handoffs(held, holders, now, routing)
 
 
 def _still_active(session: Session, ids: list[int]) -> dict[int, Conversation]:

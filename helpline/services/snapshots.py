@@ -347,9 +347,12 @@ def active_conversation(row: models.Conversation | Row[Any]) -> model.ActiveConv
     )
 
 
-def active_conversations(session: Session) -> list[model.ActiveConversation]:
-    """Every conversation a supporter holds, read as rows of the columns the handoff rules
-    use: a tick reads them all under the routing lock, and as models they took most of it."""
+def active_conversations(
+    session: Session, ids: list[int] | None = None
+) -> list[model.ActiveConversation]:
+    """Every conversation a supporter holds (or those of them with these ids), read as rows
+    of the columns the handoff rules use: a tick reads them all, and as models they took
+    most of its time."""
     c = models.Conversation
     columns = (
         c.id,
@@ -366,4 +369,6 @@ def active_conversations(session: Session) -> list[model.ActiveConversation]:
         c.offered_at,
     )
     held = select(*columns).where(c.status == "active", c.supporter_id.is_not(None))
+    if ids is not None:
+        held = held.where(c.id.in_(ids))
     return [active_conversation(row) for row in session.execute(held)]

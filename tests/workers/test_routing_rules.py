@@ -156,6 +156,33 @@ def test_a_first_reply_in_time_keeps_the_conversation(helpline: Helpline) -> Non
     assert conversation_of(helpline, "+15550207009").supporter_id == sam.id
 
 
+def test_a_reply_made_while_the_tick_decided_keeps_the_conversation(
+    helpline: Helpline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tick decides on every held conversation before it takes the routing lock, then
+    again, under it, on those it found due: a first reply written in between counts."""
+    sam = helpline.supporter("Sam Rivers")
+    helpline.text_in("hi", from_="+15550207019")
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207019")
+    helpline.supporter("Ivy Chen")
+    age(helpline, convo.id, assigned_at=200)
+    lock_routing = assignment.lock_routing
+
+    def reply_meanwhile(session: Any) -> None:
+        lock_routing(session)
+        replied = {"first_reply_at": utcnow(), "last_reply_at": utcnow()}
+        session.execute(update(Conversation).where(Conversation.id == convo.id).values(replied))
+
+    monkeypatch.setattr(assignment, "lock_routing", reply_meanwhile)
+    jobs.tick()
+    monkeypatch.undo()
+    helpline.run_jobs()
+    convo = conversation_of(helpline, "+15550207019")
+    assert convo.supporter_id == sam.id and "handed_off" not in events(convo)
+    assert helpline.db.get(User, sam.id).status == "available"
+
+
 def end_sams_shift(helpline: Helpline, sam: User, convo: Conversation) -> None:
     age(helpline, convo.id, assigned_at=600)
     helpline.db.execute(

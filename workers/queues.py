@@ -82,7 +82,13 @@ def _meta() -> dict[str, str]:
 
 
 def _enqueue(
-    connection: Redis, name: str, func: str, job_id: str, retry: Retry, *args: object
+    connection: Redis,
+    name: str,
+    func: str,
+    job_id: str,
+    retry: Retry,
+    *args: object,
+    at_front: bool = False,
 ) -> bool:
     """Enqueue once per job id; False (logged) when Redis is unreachable: the sweep recovers."""
     try:
@@ -90,6 +96,7 @@ def _enqueue(
             func,
             *args,
             job_id=job_id,
+            at_front=at_front,
             unique=True,
             retry=retry,
             result_ttl=60,
@@ -116,8 +123,9 @@ def _enqueue(
 INBOUND_SHARDS = 1
 DRAIN_BATCH = 50
 # A drain renews its lease with every batch and hands over to a fresh job, at the back of the
-# queue, once a batch ends after DRAIN_BUDGET_S: the outbound and routing queues, served
-# first, get their turn, and a reply waits for at most one batch before a worker sends it.
+# queue, once a batch ends after DRAIN_BUDGET_S: the worker then serves the outbound and
+# routing queues first (serving_order), and a reply waits for at most one batch before a
+# worker sends it.
 # A drain that died with the lease held stops blocking its shard after DRAIN_LEASE_S, and
 # the tick restarts the drain of any shard left with texts and no lease.
 DRAIN_LEASE_S = 30
@@ -185,7 +193,10 @@ def drain(connection: Redis, shard: int) -> bool:
 def _ask_for_drain(
     connection: Redis, name: str, func: str, job_id: str, lease: str, *args: object
 ) -> bool:
-    if _enqueue(connection, name, func, job_id, _INBOUND_RETRY, *args):
+    """A drain goes to the front of its queue: the send drain carries the supporters' replies,
+    which would otherwise wait behind every run of a drain's greetings queued before them
+    (and a worker takes an inbound drain only every other job, `serving_order`)."""
+    if _enqueue(connection, name, func, job_id, _INBOUND_RETRY, *args, at_front=True):
         return True
     with contextlib.suppress(RedisError):
         connection.delete(lease)

@@ -58,3 +58,12 @@ def test_every_order_holds_every_queue_once() -> None:
         assert sorted(order) == sorted(queues.ALL)
     assert queues.serving_order(queues.INBOUND)[-1] == queues.INBOUND
     assert queues.serving_order(queues.OUTBOUND)[0] == queues.INBOUND
+
+
+def test_the_send_drain_goes_before_runs_of_sends_queued_earlier(settings: Settings) -> None:
+    """A supporter's reply goes out with the send drain: not behind a flood's greetings."""
+    redis = Redis.from_url(settings.redis_url)
+    queues.send_texts(redis, [1, 2, 3, 4], per_job=2)  # a drain's greetings, two runs
+    assert queues.texts_made(redis, [5])  # a reply: it asks for the send drain
+    waiting = queues.queue(queues.OUTBOUND, redis).get_job_ids()
+    assert len(waiting) == 3 and waiting[0].startswith("sends-drain-")

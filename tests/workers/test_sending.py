@@ -411,7 +411,7 @@ def test_a_send_drain_that_cannot_be_asked_for_leaves_the_next_push_to_ask(
 
     redis = Redis.from_url(helpline.settings.redis_url)
     with monkeypatch.context() as patched:
-        patched.setattr(queues, "_enqueue", lambda *args: False)
+        patched.setattr(queues, "_enqueue", lambda *args, **kwargs: False)
         assert not queues.texts_made(redis, [5, 6])
     assert not redis.exists(queues.OUTBOUND_LEASE)
     assert queues.texts_made(redis, [7])

@@ -122,10 +122,10 @@ def _enqueue(
 # The shard stays in the names and the jobs' arguments.
 INBOUND_SHARDS = 1
 DRAIN_BATCH = 50
-# A drain renews its lease with every batch and hands over to a fresh job, at the back of the
-# queue, once a batch ends after DRAIN_BUDGET_S: the worker then serves the outbound and
-# routing queues first (serving_order), and a reply waits for at most one batch before a
-# worker sends it.
+# A drain renews its lease with every batch and hands over to a fresh job (at the front of the
+# inbound queue, as every drain) once a batch ends after DRAIN_BUDGET_S: the worker then
+# serves the outbound and routing queues first (serving_order), and a reply waits for at
+# most one batch before a worker sends it.
 # A drain that died with the lease held stops blocking its shard after DRAIN_LEASE_S, and
 # the tick restarts the drain of any shard left with texts and no lease.
 DRAIN_LEASE_S = 30

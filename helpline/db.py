@@ -6,6 +6,7 @@ Every difference between SQLite (the embedded default) and PostgreSQL lives here
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -166,18 +167,27 @@ def sqlite_writer_turn(url: str) -> Iterator[None]:
     100 ms a try (busy_timeout): two web processes storing texts in turn each left the other
     asleep for most of its turn. A process waiting here wakes the moment the lock is let go.
     """
-    database = make_url(url).database
-    if not url.startswith("sqlite") or not database or database == ":memory:":
+    path = _writer_lock(url)
+    if path is None:
         yield
         return
     # Opened for each turn, never inherited: a lock on a descriptor shared across a fork
     # would be held by both processes at once.
-    handle = os.open(f"{database}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
     finally:
         os.close(handle)  # lets the lock go
+
+
+@functools.cache
+def _writer_lock(url: str) -> str | None:
+    """The file whose lock is a turn at writing to the SQLite database at `url`, if any."""
+    database = make_url(url).database
+    if not url.startswith("sqlite") or not database or database == ":memory:":
+        return None
+    return f"{database}.writer-lock"
 
 
 def retrying_once(work: Callable[[], T]) -> T:

@@ -67,9 +67,10 @@ def db() -> Session:
 def own_transaction(resources: Resources) -> Iterator[Connection]:
     """A connection for one write statement that is its own transaction, committed as it
     returns (`helpline.db.autocommit_engine`); on SQLite the web processes take turns at it
-    (`sqlite_writer_turn`). No session, no live notices: for rows nobody's inbox shows."""
+    (`sqlite_writer_turn`), the connection taken from the pool before the turn begins. No
+    session, no live notices: for rows nobody's inbox shows."""
     url = resources.settings.database_url
-    with sqlite_writer_turn(url), resources.autocommit.connect() as connection:
+    with resources.autocommit.connect() as connection, sqlite_writer_turn(url):
         yield connection
 
 

@@ -151,10 +151,12 @@ def _intake(app: Flask) -> GroupCommit[_Arrival, int]:
 def _store_and_hand_over(resources: web.Resources, arrivals: list[_Arrival]) -> list[int]:
     """Store the texts durably (committed) before anything else, then hand them on."""
     received = [(arrival.inbound, arrival.received_at) for arrival in arrivals]
+    dialect = resources.autocommit.dialect
+    ready = None if dialect.name == "postgresql" else intake.SqliteRows.of(received, dialect)
 
     def store() -> list[int]:
         with web.own_transaction(resources) as connection:
-            return intake.store_all(connection, received)
+            return intake.store_all(connection, received, ready)
 
     message_ids = retrying_once(store)  # the store is idempotent: a MessageSid is stored once
     with_metrics = resources.redis.pipeline(transaction=False)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, cached_property
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -92,7 +94,11 @@ def store(db: Session | Connection, inbound: Inbound, now: datetime) -> int:
     return store_all(db, [(inbound, now)])[0]
 
 
-def store_all(db: Session | Connection, received: Sequence[tuple[Inbound, datetime]]) -> list[int]:
+def store_all(
+    db: Session | Connection,
+    received: Sequence[tuple[Inbound, datetime]],
+    ready: SqliteRows | None = None,
+) -> list[int]:
     """Store the texts not stored yet (by MessageSid); each text's row id, in their order.
 
     On PostgreSQL one statement: it first takes a lock on each of the texts' texters, in key
@@ -102,27 +108,94 @@ def store_all(db: Session | Connection, received: Sequence[tuple[Inbound, dateti
     earlier one (SQLite's writers queue anyway). Run on an autocommit connection it is its
     own transaction: one round trip for the batch. A lone text takes a statement of its own
     that does the same for one row (the arrays cost a lone webhook 0.15 ms more). On SQLite
-    the texts go as one multi-row insert (an insert a text cost a batch of 32 twice as much
-    CPU). Only redelivered texts cost a second statement, which finds their rows.
+    the texts go as one multi-row insert (`SqliteRows`: `ready` when the caller made them
+    ready before its turn at writing). Only redelivered texts cost a second statement, which
+    finds their rows.
     """
-    stored: dict[str, int] = {}
-    postgresql = is_postgresql(db)
+    if not is_postgresql(db):
+        return (ready or SqliteRows.of(received, _dialect(db))).store(db)
     if len(received) == 1:
-        inbound, now = received[0]
-        message_id = db.scalar(_store_one(postgresql), _row(inbound, now))
-        if message_id is not None:
-            stored[inbound.sid] = int(message_id)
-    elif postgresql:
+        rows = db.execute(_STORE_ONE_POSTGRESQL, _row(*received[0])).all()
+    else:
         rows = db.execute(_STORE_ALL_POSTGRESQL, _columns(received)).all()
-        stored = {sid: int(message_id) for message_id, sid in rows}
-    else:  # SQLAlchemy makes the rows one INSERT … VALUES (…), (…) … RETURNING
-        rows = db.execute(_store_one(False), [_row(inbound, now) for inbound, now in received])
-        stored = {sid: int(message_id) for message_id, sid in rows}
-    again = [inbound.sid for inbound, _ in received if inbound.sid not in stored]
+    stored = {sid: int(message_id) for message_id, sid in rows}
+    return _with_redelivered(db, [inbound.sid for inbound, _ in received], stored)
+
+
+def _dialect(db: Session | Connection) -> Dialect:
+    return db.dialect if isinstance(db, Connection) else db.get_bind().dialect
+
+
+def _with_redelivered(
+    db: Session | Connection, sids: list[str], stored: dict[str, int]
+) -> list[int]:
+    """The row ids of these texts, in their order: those just stored, and the rows already
+    holding the ones the insert skipped (redelivered by Twilio)."""
+    again = [sid for sid in sids if sid not in stored]
     if again:
         found = db.execute(select(Message.sid, Message.id).where(Message.sid.in_(again)))
-        stored.update((sid, message_id) for sid, message_id in found if sid)
-    return [stored[inbound.sid] for inbound, _ in received]
+        stored = stored | {sid: message_id for sid, message_id in found if sid}
+    return [stored[sid] for sid in sids]
+
+
+@dataclass(frozen=True)
+class SqliteRows:
+    """Texts ready for SQLite's insert: one INSERT … VALUES (…), (…) … RETURNING, its
+    parameters already sealed and converted (by the columns' own types). The web processes
+    take turns at SQLite's write lock (`sqlite_writer_turn`), and the one whose turn it is
+    shares its interpreter with its other requests: made ready before the turn, the batch
+    leaves only SQLite's own work inside it (docs/decisions.md, "The SQLite store's
+    parameters are ready before the writer's turn")."""
+
+    sids: list[str]
+    statement: str
+    parameters: tuple[object, ...]
+
+    @classmethod
+    def of(cls, received: Sequence[tuple[Inbound, datetime]], dialect: Dialect) -> SqliteRows:
+        convert = _sqlite_converters(dialect)
+        parameters = [
+            value if to_db is None else to_db(value)
+            for inbound, now in received
+            for value, to_db in zip(_values(inbound, now), convert, strict=True)
+        ]
+        statement = _sqlite_insert(len(received))
+        return cls([inbound.sid for inbound, _ in received], statement, tuple(parameters))
+
+    def store(self, db: Session | Connection) -> list[int]:
+        """Insert them (a statement of its own on an autocommit connection); their row ids."""
+        connection = db if isinstance(db, Connection) else db.connection()
+        rows = connection.exec_driver_sql(self.statement, self.parameters)
+        return _with_redelivered(db, self.sids, {sid: int(message_id) for message_id, sid in rows})
+
+
+def _values(inbound: Inbound, now: datetime) -> tuple[object, ...]:
+    """A text's values, in the order of `_ARRAYS`."""
+    return (
+        inbound.sid,
+        inbound.body,
+        inbound.from_address,
+        inbound.to_address,
+        inbound.texter_key,
+        inbound.num_media,
+        now,
+    )
+
+
+@cache
+def _sqlite_converters(dialect: Dialect) -> tuple[Callable[[Any], Any] | None, ...]:
+    return tuple(_MESSAGE[name].type.bind_processor(dialect) for name in _ARRAYS)
+
+
+@cache
+def _sqlite_insert(count: int) -> str:
+    """The insert of `count` texts, in SQLite's words (`?` for each value)."""
+    row = f"({', '.join('?' * len(_ARRAYS))}, 'in', 'received')"
+    return (
+        f"INSERT INTO messages ({', '.join(_ARRAYS)}, direction, delivery_status) "
+        f"VALUES {', '.join([row] * count)} "
+        "ON CONFLICT (sid) DO NOTHING RETURNING id, sid"
+    )
 
 
 def _row(inbound: Inbound, now: datetime) -> dict[str, object]:
@@ -188,22 +261,21 @@ _STORE_ALL_POSTGRESQL = text(
 )
 
 
-@cache
-def _store_one(postgresql: bool) -> ReturningInsert[tuple[int, str]]:
-    """The insert of one text, built once for each kind of database: only its parameters
-    change from one text to the next (building it again cost a fifth of the webhook's time).
-    On PostgreSQL it reads its row from a materialized CTE that takes the texter's lock."""
+def _store_one() -> ReturningInsert[int, str]:
+    """PostgreSQL's insert of one text, built once: only its parameters change from one text
+    to the next (building it again cost a fifth of the webhook's time). It reads its row from
+    a materialized CTE that takes the texter's lock."""
     table = Message.__table__
     values = {name: bindparam(name, type_=_MESSAGE[name].type) for name in _ARRAYS}
     values |= {"direction": literal("in"), "delivery_status": literal("received")}
-    statement = insert_ignoring_conflicts(postgresql, table, ["sid"])
-    if postgresql:
-        locked = func.pg_advisory_xact_lock(bindparam("lock_key", type_=BigInteger))
-        lock = select(locked).cte("texter_lock").prefix_with("MATERIALIZED")
-        statement = statement.from_select(list(values), select(*values.values()).select_from(lock))
-    else:
-        statement = statement.values(values)
+    locked = func.pg_advisory_xact_lock(bindparam("lock_key", type_=BigInteger))
+    lock = select(locked).cte("texter_lock").prefix_with("MATERIALIZED")
+    statement = insert_ignoring_conflicts(True, table, ["sid"])
+    statement = statement.from_select(list(values), select(*values.values()).select_from(lock))
     return statement.returning(table.c.id, table.c.sid)
+
+
+_STORE_ONE_POSTGRESQL = _store_one()
 
 
 def store_missing(session: Session, received: list[Inbound], now: datetime) -> list[int]:

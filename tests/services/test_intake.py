@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from helpline import vault
 from helpline.config import Settings
 from helpline.db import autocommit_engine, get_engine
 from helpline.models import Message, utcnow
@@ -52,6 +53,23 @@ def test_a_batch_stores_its_texts_in_order_and_finds_those_stored_before(
         (ids[0], "first", NUMBER),
         (ids[2], "second", "+15550409999"),
     ]
+
+
+def test_a_stored_text_keeps_its_addresses_sealed_and_its_time_exact(settings: Settings) -> None:
+    """The store's values go through the columns' own types (on SQLite too, where the batch's
+    rows are made ready before the insert): both addresses sealed at rest, the time kept."""
+    arrived = utcnow()
+    with get_engine(settings.database_url).begin() as connection:
+        [message_id] = intake.store_all(connection, [(inbound("sealed"), arrived)])
+        raw = connection.execute(
+            text("SELECT from_address, to_address FROM messages WHERE id = :id"),
+            {"id": message_id},
+        ).one()
+    assert NUMBER not in raw.from_address and HELPLINE_NUMBER not in raw.to_address
+    assert vault.current().open(raw.from_address) == NUMBER
+    assert vault.current().open(raw.to_address) == HELPLINE_NUMBER
+    with Session(get_engine(settings.database_url)) as db:
+        assert db.get_one(Message, message_id).created_at == arrived
 
 
 @pytest.mark.postgres

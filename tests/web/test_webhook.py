@@ -58,7 +58,7 @@ def test_a_failed_store_is_answered_503_by_the_view_without_a_second_try(
 ) -> None:
     tries: list[int] = []
 
-    def failing(db: object, received: list[object]) -> list[int]:
+    def failing(db: object, received: list[object], *_: object) -> list[int]:
         tries.append(len(received))
         raise OperationalError("INSERT", {}, Exception("database is down"))
 
@@ -249,9 +249,11 @@ def test_webhooks_arriving_while_a_store_is_made_are_stored_together(
     batches: list[int] = []
     store_all = intake.store_all
 
-    def counting(db: object, received: list[tuple[intake.Inbound, object]]) -> list[int]:
+    def counting(
+        db: object, received: list[tuple[intake.Inbound, object]], *rest: object
+    ) -> list[int]:
         batches.append(len(received))
-        return store_all(db, received)  # type: ignore[arg-type]
+        return store_all(db, received, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(intake, "store_all", counting)
     first = texter_number()

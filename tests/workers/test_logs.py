@@ -111,7 +111,7 @@ def test_a_webhook_whose_store_failed_is_logged_and_timed_as_one_request(
     """The store fails in front of Flask (webhooks.InboundTexts); the view answers the 503 under
     the same request id, and the access line counts the time the store took."""
 
-    def slow_failure(db: object, received: list[object]) -> list[int]:
+    def slow_failure(db: object, received: list[object], *_: object) -> list[int]:
         logging.getLogger("helpline.services.intake").warning("store failing")
         time.sleep(0.2)
         raise OperationalError("INSERT", {}, Exception("database is down"))

@@ -151,8 +151,7 @@ def _intake(app: Flask) -> GroupCommit[_Arrival, int]:
 def _store_and_hand_over(resources: web.Resources, arrivals: list[_Arrival]) -> list[int]:
     """Store the texts durably (committed) before anything else, then hand them on."""
     received = [(arrival.inbound, arrival.received_at) for arrival in arrivals]
-    dialect = resources.autocommit.dialect
-    ready = None if dialect.name == "postgresql" else intake.SqliteRows.of(received, dialect)
+    ready = intake.ready_to_store(received, resources.autocommit.dialect)  # before the turn
 
     def store() -> list[int]:
         with web.own_transaction(resources) as connection:

@@ -122,6 +122,14 @@ def store_all(
     return _with_redelivered(db, [inbound.sid for inbound, _ in received], stored)
 
 
+def ready_to_store(
+    received: Sequence[tuple[Inbound, datetime]], dialect: Dialect
+) -> SqliteRows | None:
+    """What a caller can make ready for `store_all` before its turn at writing: on SQLite the
+    batch's rows; nothing on PostgreSQL, whose statement takes the texts as they are."""
+    return None if dialect.name == "postgresql" else SqliteRows.of(received, dialect)
+
+
 def _dialect(db: Session | Connection) -> Dialect:
     return db.dialect if isinstance(db, Connection) else db.get_bind().dialect
 

@@ -144,8 +144,12 @@ def fake_twilio(twilio_server: FakeTwilioServer, settings: Settings) -> FakeTwil
 
 
 @pytest.fixture
-def app(settings: Settings, fake_twilio: FakeTwilio) -> Flask:
-    return create_app(settings, TESTING=True)
+def app(settings: Settings, fake_twilio: FakeTwilio) -> Iterator[Flask]:
+    app = create_app(settings, TESTING=True)
+    yield app
+    # Closed now: collected later with the app, its sockets could be finalized first, and
+    # their ResourceWarning fails whichever test is running then.
+    app.extensions["helpline"].redis.close()
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ def configure(settings: Settings) -> None:
     """Set the settings jobs in this process use (the worker entry point and tests call it)."""
     _configured[:] = [settings]
     vault.configure(settings.vault_key)
+    if redis.cache_info().currsize:
+        redis().close()  # its connections closed now, not whenever it is collected
     redis.cache_clear()
     twilio.cache_clear()
 

@@ -112,10 +112,17 @@ def _sqlite(run_dir: Path) -> str:
 def run_webhook(stacks: list[Stack], twilio: FakeTwilioServer, quick: bool) -> dict[str, Any]:
     sizes = webhook.Sizes(seconds=2, warmup_s=1, profile_s=1) if quick else webhook.Sizes(20, 3, 10)
     found: dict[str, Any] = {}
+    # The ceiling is measured before, between and after the webhooks, and each webhook is
+    # compared with the best of those runs: the machine's speed drifts within minutes, and
+    # one slow run of the bare endpoint would flatter the webhook.
+    stacks[0].fresh()  # the web process's start-up check needs its database, bare or not
+    ceilings = [webhook.bare(stacks[0], sizes)]
     for stack in stacks:
         runtime.configure(stack.settings)
         found[stack.backend] = webhook.webhook(stack, sizes)
-    found["bare"] = webhook.bare(stacks[0], sizes)  # after the webhook made its database
+        ceilings.append(webhook.bare(stack, sizes))
+    found["bare"] = max(ceilings, key=lambda run: run["rate"])
+    found["bare_rates"] = [run["rate"] for run in ceilings]
     return found
 
 

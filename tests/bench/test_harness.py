@@ -43,6 +43,8 @@ def test_quick_bench_reports_every_part_it_ran(redis_url: str, tmp_path: Path) -
     assert set(found) == set(parts.split(","))
     webhook = found["webhook"]
     assert webhook["bare"]["requests"] > 0
+    assert len(webhook["bare_rates"]) == 2  # before and after SQLite's webhook
+    assert webhook["bare"]["rate"] == max(webhook["bare_rates"])
     assert webhook["sqlite"]["flat_out"]["requests"] > 0
     assert webhook["sqlite"]["flat_out"]["stored"] > 0, "the webhook stored no text"
     assert webhook["sqlite"]["memory"]["web_worker_rss_mb"] > 0

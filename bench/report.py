@@ -33,7 +33,7 @@ def webhook_rows(part: dict[str, Any]) -> list[tuple[str, ...]]:
     rows = [
         (
             "1 webhook",
-            "bare Flask, empty TwiML (ceiling), before, between and after the webhooks",
+            "bare Flask, empty TwiML (ceiling: its best run around the webhooks)",
             f"{bare['rate']:.0f} req/s{runs if len(rates) > 1 else ''}, p50/p99/max "
             f"{_lat(bare)}, {bare['errors']} errors" + _cpu(bare),
             "",

@@ -163,9 +163,9 @@ class SqliteRows:
     def of(cls, received: Sequence[tuple[Inbound, datetime]], dialect: Dialect) -> SqliteRows:
         convert = _sqlite_converters(dialect)
         parameters = [
-            value if to_db is None else to_db(value)
-            for inbound, now in received
-            for value, to_db in zip(_values(inbound, now), convert, strict=True)
+            row[name] if to_db is None else to_db(row[name])
+            for row in (_row(inbound, now) for inbound, now in received)
+            for name, to_db in zip(_ARRAYS, convert, strict=True)
         ]
         statement = _sqlite_insert(len(received))
         return cls([inbound.sid for inbound, _ in received], statement, tuple(parameters))
@@ -175,19 +175,6 @@ class SqliteRows:
         connection = db if isinstance(db, Connection) else db.connection()
         rows = connection.exec_driver_sql(self.statement, self.parameters)
         return _with_redelivered(db, self.sids, {sid: int(message_id) for message_id, sid in rows})
-
-
-def _values(inbound: Inbound, now: datetime) -> tuple[object, ...]:
-    """A text's values, in the order of `_ARRAYS`."""
-    return (
-        inbound.sid,
-        inbound.body,
-        inbound.from_address,
-        inbound.to_address,
-        inbound.texter_key,
-        inbound.num_media,
-        now,
-    )
 
 
 @cache

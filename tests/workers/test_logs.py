@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -142,3 +143,74 @@ def test_phone_shaped_text_is_masked_as_a_last_net() -> None:
     assert logs.mask("at 2024-05-01T10:00:00+00:00, job tick-345678901") == (
         "at 2024-05-01T10:00:00+00:00, job tick-345678901"
     )
+
+
+class _SlowStream(io.StringIO):
+    """A stream whose first write waits until the test lets it go; it keeps every write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+        self.writing = threading.Event()
+        self.go_on = threading.Event()
+
+    def write(self, text: str) -> int:
+        if not self.writes:
+            self.writing.set()
+            assert self.go_on.wait(10)
+        self.writes.append(text)
+        return super().write(text)
+
+
+def _line_handler(stream: io.StringIO) -> tuple[logging.Logger, logs.LineHandler]:
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("tests.line_handler")
+    logger.propagate = False
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    return logger, handler
+
+
+def test_a_thread_logs_without_waiting_for_a_write_and_its_line_is_written_after() -> None:
+    """While one thread's write is stuck, the others' lines wait in order and go out in
+    writes of at most PIPE_BUF bytes, each ending at a line's end; a line longer than that
+    goes alone; `flush` waits for the stuck writer."""
+    stream = _SlowStream()
+    logger, handler = _line_handler(stream)
+    first = threading.Thread(target=logger.info, args=("first",))
+    first.start()
+    assert stream.writing.wait(10)
+    long_line = "x" * (logs.PIPE_BUF + 10)
+    expected = ["first"] + [f"line {n:04d} " + "é" * 40 for n in range(150)] + [long_line]
+    for line in expected[1:]:
+        logger.info(line)  # returns at once: the stuck thread writes it
+    assert stream.writes == []
+    stream.go_on.set()
+    handler.flush()
+    first.join(10)
+    assert stream.getvalue().splitlines() == expected
+    assert len(stream.writes) > 2
+    for write in stream.writes:
+        assert write.endswith("\n")
+        assert len(write.encode()) <= logs.PIPE_BUF or write.count("\n") == 1
+
+
+def test_lines_logged_by_many_threads_are_each_written_once_in_each_threads_order() -> None:
+    stream = io.StringIO()
+    logger, handler = _line_handler(stream)
+
+    def log_lines(thread: int) -> None:
+        for n in range(500):
+            logger.info("%d %d", thread, n)
+
+    threads = [threading.Thread(target=log_lines, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    handler.flush()
+    written = [tuple(map(int, line.split())) for line in stream.getvalue().splitlines()]
+    assert sorted(written) == [(t, n) for t in range(8) for n in range(500)]
+    for t in range(8):
+        assert [n for thread, n in written if thread == t] == list(range(500))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 import io
 import logging
@@ -85,11 +86,19 @@ def _signed(auth_token: str, url: str, form: dict[str, str], signature: str) -> 
     """Whether Twilio signed this form for this URL. The URL as it is configured comes first
     (one HMAC); the library's check, which also tries the URL with its port added and taken
     away (Twilio's signing differs there), only when that fails: it costs a webhook three."""
-    validator = RequestValidator(auth_token)
-    expected = validator.compute_signature(url, form)
-    return hmac.compare_digest(expected.encode(), signature.encode()) or validator.validate(
-        url, form, signature
-    )
+    expected = signature_of(auth_token, url, form)
+    return hmac.compare_digest(expected.encode(), signature.encode()) or RequestValidator(
+        auth_token
+    ).validate(url, form, signature)
+
+
+def signature_of(auth_token: str, url: str, form: dict[str, str]) -> str:
+    """Twilio's signature of a form posted to `url`: the base64 HMAC-SHA1, keyed with the
+    auth token, of the URL followed by each field's name and value in the names' order (the
+    library's `compute_signature` does the same, at four times the cost for a plain dict:
+    it asks each field for a list of values by catching two exceptions)."""
+    payload = url + "".join([name + form[name] for name in sorted(form)])
+    return base64.b64encode(hmac.digest(auth_token.encode(), payload.encode(), "sha1")).decode()
 
 
 @bp.post("/messages")

@@ -10,7 +10,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from twilio.request_validator import RequestValidator
 
+from helpline import webhooks
 from helpline.models import Message
 from helpline.services.outbound import STATUS_RANK
 from tests.support import HELPLINE_NUMBER, Helpline
@@ -147,3 +149,17 @@ def _an_outbound_sid(helpline: Helpline) -> str:
         sent = helpline.db.scalars(select(Message.sid).where(Message.direction == "out")).first()
     assert sent is not None
     return sent
+
+
+@settings(max_examples=300, derandomize=True, database=None)
+@given(
+    url=st.text(clean, max_size=80),
+    form=st.dictionaries(st.text(clean, max_size=20), anything, max_size=8),
+    token=st.text(clean, min_size=1, max_size=40),
+)
+def test_the_webhooks_signature_is_the_one_twilios_library_computes(
+    url: str, form: dict[str, str], token: str
+) -> None:
+    assert webhooks.signature_of(token, url, form) == RequestValidator(token).compute_signature(
+        url, form
+    )

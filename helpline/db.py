@@ -122,10 +122,21 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("connection closed while it sat in the pool") from exc
 
 
+# SQLite copies the write-ahead log into the database (a checkpoint, with two fsyncs under
+# synchronous=NORMAL) when a commit leaves the log longer than this many pages: 40 MB, not
+# SQLite's 4. The commit that crosses it pays, inside a web process's turn at writing, with
+# the other web process waiting for the turn; and the webhooks' commits rewrite the same
+# few pages (the tables' and indexes' newest), which a checkpoint copies once however often
+# they were written. A tenth as many checkpoints: the SQLite webhook answers a fifth more
+# texts a second (docs/decisions.md, "SQLite checkpoints every 40 MB of log").
+WAL_CHECKPOINT_PAGES = 10_000
+
+
 def _configure_sqlite(engine: Engine, begin: str | None) -> None:
-    """WAL, foreign keys, and for writers BEGIN IMMEDIATE: two writers queue up on the lock
-    (busy_timeout) instead of failing when one upgrades a read to a write. Without `begin`,
-    each statement is its own transaction, as SQLite runs a statement outside BEGIN.
+    """WAL (checkpointed every WAL_CHECKPOINT_PAGES), foreign keys, and for writers BEGIN
+    IMMEDIATE: two writers queue up on the lock (busy_timeout) instead of failing when one
+    upgrades a read to a write. Without `begin`, each statement is its own transaction, as
+    SQLite runs a statement outside BEGIN.
 
     pysqlite's own transaction handling is switched off so that SQLAlchemy's BEGIN is ours.
     """
@@ -138,6 +149,7 @@ def _configure_sqlite(engine: Engine, begin: str | None) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.close()
 
     if begin is None:

@@ -122,14 +122,15 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("connection closed while it sat in the pool") from exc
 
 
-# SQLite copies the write-ahead log into the database (a checkpoint, with two fsyncs under
-# synchronous=NORMAL) when a commit leaves the log longer than this many pages: 40 MB, not
-# SQLite's 4. The commit that crosses it pays, inside a web process's turn at writing, with
-# the other web process waiting for the turn; and the webhooks' commits rewrite the same
-# few pages (the tables' and indexes' newest), which a checkpoint copies once however often
-# they were written. A tenth as many checkpoints: the SQLite webhook answers a fifth more
-# texts a second (docs/decisions.md, "SQLite checkpoints every 40 MB of log").
-WAL_CHECKPOINT_PAGES = 10_000
+# SQLite copies the write-ahead log into the database (a checkpoint) when a commit leaves the
+# log longer than this many pages: 16 MB, not SQLite's 4. The commit that crosses it pays,
+# inside a web process's turn at writing, with the other web process waiting for the turn,
+# and the webhooks' commits rewrite the same few pages (each table's and index's newest),
+# which a checkpoint copies once however often they were written. A quarter as many
+# checkpoints: the SQLite webhook answers a fifth more texts a second; a longer log gained
+# little more, and its longer checkpoints held every webhook waiting behind them
+# (docs/decisions.md, "SQLite checkpoints every 4,000 pages of log").
+WAL_CHECKPOINT_PAGES = 4_000
 
 
 def _configure_sqlite(engine: Engine, begin: str | None) -> None:

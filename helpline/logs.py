@@ -132,6 +132,15 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._waiting_lock = threading.Lock()  # held only to add a line or take them all
         self._writer = threading.Lock()  # held by the thread writing
 
+    def _at_fork_reinit(self) -> None:
+        """In a forked child (logging calls this for every handler): the parent's writer, if
+        one was at work, is not in the child, and the lines it had waiting are the parent's
+        to write."""
+        super()._at_fork_reinit()
+        self._waiting = []
+        self._waiting_lock = threading.Lock()
+        self._writer = threading.Lock()
+
     def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
         if not self.filter(record):
             return False

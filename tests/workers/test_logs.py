@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -214,3 +216,22 @@ def test_lines_logged_by_many_threads_are_each_written_once_in_each_threads_orde
     assert sorted(written) == [(t, n) for t in range(8) for n in range(500)]
     for t in range(8):
         assert [n for thread, n in written if thread == t] == list(range(500))
+
+
+def test_a_process_forked_while_its_parent_writes_logs_its_own_lines(tmp_path: Path) -> None:
+    """gunicorn forks its workers from a process that logs: a child must not inherit a
+    writer that is not there (its lines would wait for ever) nor the parent's waiting lines."""
+    out = tmp_path / "child.log"
+    with out.open("w") as stream:
+        logger, handler = _line_handler(stream)  # type: ignore[arg-type]
+        with handler._writer:  # the parent's writer is at work as it forks
+            logger.info("the parent's, waiting")
+            child = os.fork()
+            if child == 0:  # the child: its line must reach the file before it exits
+                try:
+                    logger.info("the child's")
+                finally:
+                    os._exit(0)
+        os.waitpid(child, 0)
+        handler.flush()
+    assert out.read_text().splitlines() == ["the child's", "the parent's, waiting"]

@@ -142,9 +142,11 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._writer = threading.Lock()
 
     def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
-        if not self.filter(record):
+        """As logging's, less its lock (a filter may hand back the record to log, from 3.12)."""
+        kept: object = self.filter(record)
+        if not kept:
             return False
-        self.emit(record)
+        self.emit(kept if isinstance(kept, logging.LogRecord) else record)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:

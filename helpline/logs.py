@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from select import PIPE_BUF
 from types import MappingProxyType
 from typing import IO, Any
 
@@ -108,10 +109,9 @@ class TextFormatter(logging.Formatter):
         return mask(text)
 
 
-# Lines written together go out in writes of at most this many bytes, each ending at a line's
-# end: a write to a pipe this size or smaller is never interleaved with another process's
-# (gunicorn's processes share one stderr).
-PIPE_BUF = 4096
+# Lines written together go out in writes of at most PIPE_BUF bytes (the system's, from
+# `select`), each ending at a line's end: a write to a pipe that size or smaller is never
+# interleaved with another process's (gunicorn's processes share one stderr).
 
 
 class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
